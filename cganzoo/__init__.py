@@ -1,0 +1,99 @@
+"""cganzoo: a plugin-based conditional GAN zoo for PyTorch.
+
+The public API, for users and plugin authors alike:
+
+* plugin hooks: :data:`hookimpl` (see :mod:`cganzoo.hookspecs`);
+* interfaces: :class:`Conditioner`, :class:`GeneratorNetwork`,
+  :class:`DiscriminatorNetwork`, :class:`AdversarialLoss`,
+  :class:`DatasetInfo`, :class:`LabelledImages`;
+* components by name: ``create_*`` and ``list_*``;
+* runs: :func:`resolve_config`, :func:`train`, :func:`load`.
+
+Example::
+
+    import cganzoo
+
+    config = cganzoo.resolve_config("mlp-cgan", overrides={"max_steps": 200, "device": "cpu"})
+    run_dir = cganzoo.train(config)
+    images = cganzoo.load(run_dir).sample("3,7", n=16)   # (32, 1, 32, 32) in [-1, 1]
+"""
+
+from __future__ import annotations
+
+from cganzoo.hookspecs import hookimpl
+from cganzoo.errors import (
+    CganzooError,
+    CheckpointError,
+    ConfigError,
+    DataError,
+    IncompatibleError,
+    LabelError,
+    PluginError,
+    TrainingDivergedError,
+    UnknownComponentError,
+)
+from cganzoo.interfaces import (
+    AdversarialLoss,
+    ConditionalDiscriminator,
+    ConditionalGenerator,
+    Conditioner,
+    DatasetInfo,
+    DiscriminatorNetwork,
+    GeneratorNetwork,
+    LabelledImages,
+    Metric,
+)
+from cganzoo.labels import check_labels
+from cganzoo.config import ComponentSpec, RunConfig
+from cganzoo.components import (
+    create_conditioner,
+    create_dataset,
+    create_discriminator,
+    create_generator,
+    create_loss,
+    list_components,
+    list_models,
+    model_preset,
+)
+from cganzoo.sampling import save_grid
+from cganzoo.api import TrainedModel, load, resolve_config, train
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AdversarialLoss",
+    "CganzooError",
+    "CheckpointError",
+    "ComponentSpec",
+    "ConditionalDiscriminator",
+    "ConditionalGenerator",
+    "Conditioner",
+    "ConfigError",
+    "DataError",
+    "DatasetInfo",
+    "DiscriminatorNetwork",
+    "GeneratorNetwork",
+    "IncompatibleError",
+    "LabelError",
+    "LabelledImages",
+    "Metric",
+    "PluginError",
+    "RunConfig",
+    "TrainedModel",
+    "TrainingDivergedError",
+    "UnknownComponentError",
+    "check_labels",
+    "create_conditioner",
+    "create_dataset",
+    "create_discriminator",
+    "create_generator",
+    "create_loss",
+    "hookimpl",
+    "list_components",
+    "list_models",
+    "load",
+    "model_preset",
+    "resolve_config",
+    "save_grid",
+    "train",
+]

@@ -1,0 +1,202 @@
+"""The Python API: train a run, load it back, sample from it. The CLI is a thin layer over this.
+
+Example::
+
+    import cganzoo
+
+    config = cganzoo.resolve_config("mlp-cgan", overrides={"epochs": 1, "device": "cpu"})
+    run_dir = cganzoo.train(config)                 # -> Path("runs/mlp-cgan-mnist-...")
+    model = cganzoo.load(run_dir)                   # generator and conditioner, eval mode
+    images = model.sample([3, 7], n=16, seed=0)     # (32, 1, 32, 32) float32 in [-1, 1]
+    cganzoo.save_grid(images, "grid.png", nrow=16)
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import torch
+
+from cganzoo.checkpoint import latest_checkpoint, load_checkpoint, load_module_state
+from cganzoo.components import model_preset
+from cganzoo.config import RunConfig, merge_config, read_config_file, validate_config
+from cganzoo.errors import CheckpointError, LabelError
+from cganzoo.interfaces import ConditionalGenerator, DatasetInfo
+from cganzoo.labels import check_labels
+from cganzoo.registry import Registry
+from cganzoo.runner import Trainer, build_models, default_run_dir, resolve_device
+
+
+def resolve_config(model: str | None = None, *, config_file: str | Path | None = None,
+                   overrides: dict[str, Any] | None = None, registry: Registry | None = None) -> RunConfig:
+    """Build a run configuration: defaults < model preset < config file < overrides.
+
+    Args:
+        model: A registered model name (``cganzoo list model``), or ``None`` to
+            take it from the config file, or use the bare defaults.
+        config_file: YAML or JSON file of :class:`RunConfig` fields.
+        overrides: Field values that win over everything else (CLI flags).
+        registry: Component registry (default: installed plugins).
+
+    Raises:
+        UnknownComponentError: the model is not registered.
+        ConfigError: the file is unreadable or a field is invalid (one message per field).
+    """
+    file_layer = read_config_file(config_file) if config_file else {}
+    model = model or file_layer.get("model")
+    preset = model_preset(model, registry=registry) if model else {}
+    layers = [preset, file_layer, overrides or {}]
+    merged = merge_config(*layers)
+    if model:
+        merged["model"] = model
+    return validate_config(merged)
+
+
+def train(config: RunConfig | dict[str, Any], *, run_dir: str | Path | None = None, resume: bool = False,
+          progress: bool = True, log: Callable[[str], None] = print, registry: Registry | None = None) -> Path:
+    """Train a conditional GAN and return its run directory.
+
+    Args:
+        config: A :class:`RunConfig`, or a dict of its fields.
+        run_dir: Output directory; default ``config.out`` or ``runs/<model>-<dataset>-<time>``.
+        resume: Continue ``run_dir`` from its latest checkpoint (the config is read from it).
+        progress: Show a progress bar.
+        log: Receives one-line status messages.
+        registry: Component registry (default: installed plugins).
+
+    Returns:
+        The run directory, holding ``config.json``, ``metrics.jsonl``,
+        ``samples/step_<N>.png`` and ``checkpoints/``.
+
+    Raises:
+        CganzooError: any configuration, data or checkpoint problem (see :mod:`cganzoo.errors`).
+    """
+    if isinstance(config, dict):
+        config = validate_config(config)
+    target = Path(run_dir) if run_dir is not None else (config.out or default_run_dir(config))
+    trainer = Trainer(config, target, resume=resume, registry=registry, progress=progress, log=log)
+    return trainer.run()
+
+
+def read_run_config(run_dir: str | Path) -> tuple[RunConfig, dict[str, Any]]:
+    """The config a run was started with, and the whole ``config.json`` record.
+
+    Raises:
+        CheckpointError: ``run_dir`` has no readable ``config.json``.
+    """
+    path = Path(run_dir) / "config.json"
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+        return validate_config(record["config"]), record
+    except (OSError, json.JSONDecodeError, KeyError, TypeError) as exc:
+        raise CheckpointError(f"{str(path)!r} is missing or not a cganzoo run config: {exc}") from None
+
+
+@dataclass
+class TrainedModel:
+    """A trained generator, ready to sample.
+
+    Attributes:
+        generator: ``G(z, y)`` in eval mode, conditioner included.
+        config: The run's configuration.
+        info: The data set's classes and shape.
+        step: Training step of the checkpoint loaded.
+    """
+
+    generator: ConditionalGenerator
+    config: RunConfig
+    info: DatasetInfo
+    step: int
+
+    @property
+    def conditioner(self) -> torch.nn.Module:
+        return self.generator.conditioner
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.generator.parameters()).device
+
+    def parse_labels(self, labels: Sequence[int | str] | str) -> torch.Tensor:
+        """Labels as ints or class names (``"3,seven"``) -> int64 ``(K,)``.
+
+        Raises:
+            LabelError: a label is neither a valid index nor a class name.
+        """
+        if isinstance(labels, str):
+            labels = [part.strip() for part in labels.split(",") if part.strip()]
+        names = {name.lower(): i for i, name in enumerate(self.info.class_names)}
+        out = []
+        for label in labels:
+            if isinstance(label, str) and label.lower() in names:
+                out.append(names[label.lower()])
+                continue
+            try:
+                out.append(int(label))
+            except (TypeError, ValueError):
+                raise LabelError(
+                    f"label {label!r} is not a class index in [0, {self.info.num_classes}) or a class name "
+                    f"({', '.join(self.info.class_names)})"
+                ) from None
+        y = torch.tensor(out, dtype=torch.int64)
+        return check_labels(y, self.info.num_classes, source="--labels")
+
+    @torch.no_grad()
+    def sample(self, labels: Sequence[int | str] | str | torch.Tensor, n: int = 10, seed: int = 0) -> torch.Tensor:
+        """Draw ``n`` images of each label.
+
+        Args:
+            labels: Class indices, class names, or a comma-separated string of them.
+            n: Images per label.
+            seed: Seeds the noise ``z ~ N(0, 1)``.
+
+        Returns:
+            float32 ``(len(labels) * n, C, H, W)`` in ``[-1, 1]``, label-major
+            (all images of the first label, then the second...).
+
+        Raises:
+            LabelError: a label is out of range or unknown.
+            ValueError: ``n < 1``.
+        """
+        if n < 1:
+            raise ValueError(f"n must be at least 1, got {n}")
+        y = check_labels(labels, self.info.num_classes, source="labels") if isinstance(labels, torch.Tensor) \
+            else self.parse_labels(labels)
+        y = y.repeat_interleave(n).to(self.device)
+        gen = torch.Generator(device="cpu").manual_seed(seed)
+        z = torch.randn(y.numel(), self.generator.latent_dim, generator=gen).to(self.device)
+        was_training = self.generator.training
+        self.generator.eval()
+        try:
+            return self.generator(z, y).float()
+        finally:
+            self.generator.train(was_training)
+
+
+def load(run_dir: str | Path, *, device: str = "cpu", registry: Registry | None = None) -> TrainedModel:
+    """Load a run's latest checkpoint: the generator and its conditioner, in eval mode.
+
+    Args:
+        run_dir: A directory written by :func:`train` / ``cganzoo run``.
+        device: ``"cpu"``, ``"cuda"``, ``"cuda:N"`` or ``"auto"``.
+        registry: Component registry (default: installed plugins); it must
+            provide the run's components.
+
+    Raises:
+        CheckpointError: no config or checkpoint, or they do not match.
+        UnknownComponentError: a component of the run is no longer installed.
+    """
+    config, record = read_run_config(run_dir)
+    ds = record.get("dataset", {})
+    try:
+        info = DatasetInfo(name=ds["name"], num_classes=int(ds["num_classes"]),
+                           class_names=tuple(ds["class_names"]), shape=tuple(ds["shape"]))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise CheckpointError(f"{run_dir}/config.json has no valid dataset record: {exc}") from None
+    generator, _ = build_models(config, info, registry)
+    g_state, _, _, state = load_checkpoint(latest_checkpoint(Path(run_dir)))
+    load_module_state(generator, g_state, "generator")
+    generator.to(resolve_device(device)).eval()
+    return TrainedModel(generator=generator, config=config, info=info, step=int(state.get("step", 0)))

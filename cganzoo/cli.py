@@ -1,0 +1,178 @@
+"""The ``cganzoo`` command line: a thin layer over :mod:`cganzoo.api`.
+
+Errors cganzoo raises on purpose become one line on stderr and a non-zero exit
+code (2 for bad input), never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any, Sequence
+
+from cganzoo.errors import CganzooError
+
+#: ``cganzoo run`` flags that map one-to-one onto RunConfig fields.
+_RUN_FIELDS: dict[str, tuple[type, str]] = {
+    "epochs": (int, "passes over the training set (default 200)"),
+    "max_steps": (int, "stop after this many steps in total (smoke runs)"),
+    "batch_size": (int, "images per step (default 64)"),
+    "lr": (float, "Adam learning rate (default 2e-4)"),
+    "b1": (float, "Adam beta1 (default 0.5)"),
+    "b2": (float, "Adam beta2 (default 0.999)"),
+    "latent_dim": (int, "width of z (default 100)"),
+    "img_size": (int, "image side in pixels after the one-off resize (default 32)"),
+    "seed": (int, "seed for every random number generator (default 0)"),
+    "device": (str, "auto | cpu | cuda | cuda:N (default auto)"),
+    "sample_interval": (int, "write a sample grid every N steps (default 400)"),
+    "log_interval": (int, "log losses and images/s every N steps (default 50)"),
+    "checkpoint_interval": (int, "write a checkpoint every N steps (default 1000; also each epoch end)"),
+    "out": (Path, "run directory (default runs/<model>-<dataset>-<time>)"),
+    "data_dir": (Path, "directory with hand-placed data files; the data cache goes there too"),
+}
+#: Flags that pick a component by name.
+_COMPONENT_FLAGS = {
+    "dataset": "data set (default mnist)",
+    "conditioner": "conditioner for G and D (see `cganzoo list conditioner`)",
+    "loss": "adversarial loss (see `cganzoo list loss`)",
+    "generator": "generator network (see `cganzoo list generator`)",
+    "discriminator": "discriminator network (see `cganzoo list discriminator`)",
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="cganzoo",
+        description="A plugin-based conditional GAN zoo: train, sample and list models.",
+        epilog="Example: cganzoo run mlp-cgan --dataset mnist --epochs 1 --device cpu",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    run = sub.add_parser("run", help="train a model", description=(
+        "Train MODEL (see `cganzoo list model`). Settings resolve as: defaults (the reference MLP CGAN's), "
+        "the model preset, --config FILE, then flags."))
+    run.add_argument("model", nargs="?", help="registered model, e.g. mlp-cgan (optional with --config or --resume)")
+    run.add_argument("--config", type=Path, metavar="FILE", help="YAML or JSON file of run settings; flags override it")
+    run.add_argument("--resume", type=Path, metavar="RUN_DIR", help="continue a run from its latest checkpoint")
+    run.add_argument("--no-progress", action="store_true", help="no progress bar")
+    for name, help_text in _COMPONENT_FLAGS.items():
+        run.add_argument(f"--{name.replace('_', '-')}", dest=name, metavar="NAME", help=help_text)
+    for name, (kind, help_text) in _RUN_FIELDS.items():
+        run.add_argument(f"--{name.replace('_', '-')}", dest=name, type=kind, metavar=name.split("_")[-1].upper(),
+                         help=help_text)
+
+    lst = sub.add_parser("list", help="list registered components", description=(
+        "List every registered component: models, datasets, conditioners, generators, discriminators, losses, metrics."))
+    lst.add_argument("kind", nargs="?", help="only this kind (model, dataset, conditioner, generator, discriminator, loss, metric)")
+    lst.add_argument("--filter", default="*", metavar="GLOB", help="only names matching this glob, e.g. 'mlp*'")
+    lst.add_argument("--json", action="store_true", help="machine-readable output")
+
+    plugins = sub.add_parser("plugins", help="list installed plugins and the hooks each implements")
+    plugins.add_argument("--json", action="store_true", help="machine-readable output")
+
+    sample = sub.add_parser("sample", help="draw a sample grid from a trained run")
+    sample.add_argument("run_dir", type=Path, metavar="RUN_DIR")
+    sample.add_argument("--labels", required=True, help="comma-separated class indices or names, e.g. 3,7 or three,seven")
+    sample.add_argument("--n", type=int, default=10, help="images per label (default 10); one row per label")
+    sample.add_argument("-o", "--output", type=Path, default=Path("samples.png"), help="PNG to write (default samples.png)")
+    sample.add_argument("--seed", type=int, default=0, help="noise seed (default 0)")
+    sample.add_argument("--device", default="cpu", help="cpu | cuda | auto (default cpu)")
+    return parser
+
+
+def _run(args: argparse.Namespace) -> int:
+    from cganzoo.api import read_run_config, resolve_config, train
+    from cganzoo.config import merge_config, validate_config
+
+    overrides: dict[str, Any] = {name: getattr(args, name) for name in _RUN_FIELDS if getattr(args, name) is not None}
+    for name in _COMPONENT_FLAGS:
+        if getattr(args, name) is not None:
+            overrides[name] = {"name": getattr(args, name)}
+    if args.resume:
+        if args.model or args.config:
+            raise CganzooError("--resume continues a run with its own config; give no MODEL or --config with it")
+        saved, _ = read_run_config(args.resume)
+        config = validate_config(merge_config(saved.to_json_dict(), overrides))
+        train(config, run_dir=args.resume, resume=True, progress=not args.no_progress)
+        return 0
+    if not args.model and not args.config:
+        raise CganzooError("name a MODEL (see `cganzoo list model`), or give --config FILE or --resume RUN_DIR")
+    config = resolve_config(args.model, config_file=args.config, overrides=overrides)
+    train(config, progress=not args.no_progress)
+    return 0
+
+
+def _list(args: argparse.Namespace) -> int:
+    from cganzoo.components import list_components
+    from cganzoo.errors import UnknownComponentError
+    from cganzoo.registry import KINDS
+
+    if args.kind and args.kind not in KINDS:
+        raise UnknownComponentError(f"unknown kind {args.kind!r}; choose one of: {', '.join(KINDS)}")
+    components = list_components(args.kind, args.filter)
+    if args.json:
+        print(json.dumps([{"kind": c.kind, "name": c.name, "plugin": c.plugin, "description": c.description,
+                           "params": c.params.model_json_schema().get("properties", {})} for c in components],
+                         indent=2))
+        return 0
+    rows = [(c.kind, c.name, c.plugin, c.description) for c in components]
+    _print_table(("KIND", "NAME", "PLUGIN", "DESCRIPTION"), rows)
+    return 0
+
+
+def _plugins(args: argparse.Namespace) -> int:
+    from cganzoo.plugins import default_host, hooks_by_plugin
+
+    host = default_host()
+    hooks = hooks_by_plugin(host.pm)
+    entries = []
+    for plugin in host.pm.get_plugins():
+        name = host.pm.get_name(plugin)
+        entries.append({"name": name, "module": getattr(plugin, "__name__", repr(plugin)), "hooks": hooks.get(name, [])})
+    entries.sort(key=lambda e: e["name"])
+    if args.json:
+        print(json.dumps({"plugins": entries, "errors": host.errors}, indent=2))
+        return 0
+    _print_table(("PLUGIN", "MODULE", "HOOKS"), [(e["name"], e["module"], ", ".join(e["hooks"])) for e in entries])
+    return 0
+
+
+def _sample(args: argparse.Namespace) -> int:
+    from cganzoo.api import load
+    from cganzoo.sampling import save_grid
+
+    if args.n < 1:
+        raise CganzooError(f"--n must be at least 1, got {args.n}")
+    model = load(args.run_dir, device=args.device)
+    images = model.sample(args.labels, n=args.n, seed=args.seed)
+    path = save_grid(images, args.output, nrow=args.n)
+    print(f"wrote {path} ({images.shape[0]} images from step {model.step}, one row per label)")
+    return 0
+
+
+def _print_table(header: Sequence[str], rows: list[Sequence[str]]) -> None:
+    widths = [max([len(h)] + [len(str(r[i])) for r in rows]) for i, h in enumerate(header)]
+    for row in [header, *rows]:
+        print("  ".join(str(cell).ljust(w) for cell, w in zip(row, widths)).rstrip())
+
+
+_COMMANDS = {"run": _run, "list": _list, "plugins": _plugins, "sample": _sample}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``cganzoo`` console script; returns the exit code."""
+    args = build_parser().parse_args(argv)
+    try:
+        return _COMMANDS[args.command](args)
+    except CganzooError as exc:
+        print(f"cganzoo: error: {exc}", file=sys.stderr)
+        return getattr(exc, "exit_code", 1)
+    except KeyboardInterrupt:
+        print("cganzoo: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

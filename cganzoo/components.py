@@ -1,0 +1,117 @@
+"""``create_*`` and ``list_*``: build registered components by name (the timm pattern).
+
+Each function takes an optional ``registry``; without one it uses the
+process-wide registry that :func:`cganzoo.plugins.default_host` builds from
+the installed plugins on first use.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable
+
+from cganzoo.interfaces import (
+    AdversarialLoss,
+    Conditioner,
+    ConditionalDiscriminator,
+    ConditionalGenerator,
+    DatasetInfo,
+    LabelledImages,
+)
+from cganzoo.errors import IncompatibleError
+from cganzoo.registry import Component, Registry
+
+
+def get_registry(registry: Registry | None = None) -> Registry:
+    """The given registry, or the one built from the installed plugins."""
+    if registry is not None:
+        return registry
+    from cganzoo.plugins import default_host
+
+    return default_host().registry
+
+
+def list_components(kind: str | None = None, pattern: str = "*", *, registry: Registry | None = None) -> list[Component]:
+    """Registered components, optionally of one kind, whose names match the glob ``pattern``."""
+    return get_registry(registry).components(kind, pattern)
+
+
+def list_models(pattern: str = "*", *, registry: Registry | None = None) -> list[str]:
+    """Names of registered models (presets) matching ``pattern``."""
+    return get_registry(registry).names("model", pattern)
+
+
+def model_preset(name: str, *, registry: Registry | None = None) -> dict[str, Any]:
+    """The config dict a model preset registered (a copy).
+
+    Raises:
+        UnknownComponentError: no model ``name``; the message lists the models.
+    """
+    import copy
+
+    return copy.deepcopy(get_registry(registry).get("model", name).factory)
+
+
+def create_dataset(name: str, params: dict[str, Any] | None = None, *, data_dir: Path | None = None,
+                   log: Callable[[str], None] = print, registry: Registry | None = None) -> LabelledImages:
+    """Load a registered data set as in-memory tensors (see :class:`LabelledImages`)."""
+    data = get_registry(registry).create("dataset", name, params, data_dir=data_dir, log=log)
+    if not isinstance(data, LabelledImages):
+        raise TypeError(f"dataset {name!r} factory returned {type(data).__name__}, not LabelledImages")
+    return data
+
+
+def create_conditioner(name: str, params: dict[str, Any] | None = None, *, info: DatasetInfo,
+                       registry: Registry | None = None) -> Conditioner:
+    """Build a conditioner for a data set's classes."""
+    conditioner = get_registry(registry).create(
+        "conditioner", name, params, num_classes=info.num_classes, class_names=tuple(info.class_names)
+    )
+    cond_dim = getattr(conditioner, "cond_dim", None)
+    if not isinstance(cond_dim, int) or cond_dim < 1:
+        raise TypeError(f"conditioner {name!r} has no positive integer cond_dim (got {cond_dim!r})")
+    return conditioner
+
+
+def create_loss(name: str, params: dict[str, Any] | None = None, *, registry: Registry | None = None) -> AdversarialLoss:
+    """Build an adversarial loss."""
+    return get_registry(registry).create("loss", name, params)
+
+
+def create_generator(name: str, params: dict[str, Any] | None = None, *, conditioner: Conditioner,
+                     latent_dim: int, img_shape: tuple[int, int, int],
+                     registry: Registry | None = None) -> ConditionalGenerator:
+    """Build ``G(z, y)``: the generator network ``name`` around ``conditioner``.
+
+    Raises:
+        IncompatibleError: the network cannot produce ``img_shape``.
+    """
+    net = get_registry(registry).create("generator", name, params, latent_dim=latent_dim,
+                                     cond_dim=conditioner.cond_dim, img_shape=tuple(img_shape))
+    return ConditionalGenerator(conditioner, net)
+
+
+def create_discriminator(name: str, params: dict[str, Any] | None = None, *, conditioner: Conditioner,
+                         img_shape: tuple[int, int, int],
+                         registry: Registry | None = None) -> ConditionalDiscriminator:
+    """Build ``D(x, y)``: the discriminator network ``name`` around ``conditioner``.
+
+    Raises:
+        IncompatibleError: the network cannot take ``img_shape``.
+    """
+    net = get_registry(registry).create("discriminator", name, params, cond_dim=conditioner.cond_dim,
+                                     img_shape=tuple(img_shape))
+    return ConditionalDiscriminator(conditioner, net)
+
+
+__all__ = [
+    "IncompatibleError",
+    "create_conditioner",
+    "create_dataset",
+    "create_discriminator",
+    "create_generator",
+    "create_loss",
+    "list_components",
+    "list_models",
+    "model_preset",
+]

@@ -1,0 +1,158 @@
+"""Run configuration: one pydantic model for everything a run needs.
+
+Resolution order, later wins: the defaults below (equal to the reference MLP
+CGAN's), the model preset (``cganzoo run MODEL``), a ``--config`` file (YAML
+or JSON), then command-line flags.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from cganzoo.errors import ConfigError
+from cganzoo.registry import format_validation_error
+
+
+class ComponentSpec(BaseModel):
+    """A component chosen by name, with its options.
+
+    A bare string is accepted as shorthand for ``{"name": ..., "params": {}}``.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(min_length=1, description="Registered component name (see `cganzoo list`).")
+    params: dict[str, Any] = Field(default_factory=dict, description="Options, validated by the component's own params model.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_string(cls, value: Any) -> Any:
+        return {"name": value} if isinstance(value, str) else value
+
+
+class RunConfig(BaseModel):
+    """Everything that defines a training run. Defaults equal the reference MLP CGAN.
+
+    Units are given per field; every field is validated (``extra="forbid"``:
+    a misspelt key is an error, not silently ignored).
+    """
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    model: str | None = Field(None, description="Model preset this config started from, if any.")
+    dataset: ComponentSpec = Field(ComponentSpec(name="mnist"), description="Dataset source.")
+    conditioner: ComponentSpec = Field(ComponentSpec(name="embedding"),
+                                       description="Conditioner; G and D each own an instance.")
+    generator: ComponentSpec = Field(ComponentSpec(name="mlp"), description="Generator network.")
+    discriminator: ComponentSpec = Field(ComponentSpec(name="mlp"), description="Discriminator network.")
+    loss: ComponentSpec = Field(ComponentSpec(name="mse"), description="Adversarial loss.")
+
+    epochs: int = Field(200, ge=1, description="Passes over the training set.")
+    max_steps: int | None = Field(None, ge=1, description="Stop after this many steps (G+D updates) in total, if sooner.")
+    batch_size: int = Field(64, ge=1, le=65536, description="Images per step.")
+    lr: float = Field(2e-4, gt=0, le=1.0, description="Adam learning rate, both G and D.")
+    b1: float = Field(0.5, ge=0, lt=1, description="Adam beta1.")
+    b2: float = Field(0.999, ge=0, lt=1, description="Adam beta2.")
+    latent_dim: int = Field(100, ge=1, le=100_000, description="Width of the latent z ~ N(0, 1).")
+    img_size: int = Field(32, ge=8, le=1024, description="Images are resized once to img_size x img_size pixels.")
+    drop_last: bool = Field(True, description="Drop each epoch's last incomplete batch (a batch of one breaks BatchNorm).")
+
+    seed: int = Field(0, ge=0, lt=2**63, description="Seeds every random number generator of the run.")
+    device: str = Field("auto", description="'auto' (CUDA if available), 'cpu', 'cuda' or 'cuda:N'.")
+
+    sample_interval: int = Field(400, ge=1, description="Write a 10x10 sample grid every this many steps.")
+    log_interval: int = Field(50, ge=1, description="Log losses and images/s every this many steps.")
+    checkpoint_interval: int = Field(1000, ge=1, description="Write a checkpoint every this many steps (and at the end).")
+    keep_checkpoints: int = Field(2, ge=1, description="How many most recent checkpoints to keep.")
+
+    out: Path | None = Field(None, description="Run directory; default runs/<model>-<dataset>-<time>.")
+    data_dir: Path | None = Field(None, description="Directory with hand-placed data files (see README).")
+
+    @field_validator("device")
+    @classmethod
+    def _check_device(cls, value: str) -> str:
+        if value in ("auto", "cpu", "cuda") or (value.startswith("cuda:") and value[5:].isdigit()):
+            return value
+        raise ValueError(f"device must be 'auto', 'cpu', 'cuda' or 'cuda:N', got {value!r}")
+
+    def to_json_dict(self) -> dict[str, Any]:
+        """The config as plain JSON types."""
+        return json.loads(self.model_dump_json())
+
+
+def validate_config(data: dict[str, Any]) -> RunConfig:
+    """Build a :class:`RunConfig`, turning validation errors into one readable line.
+
+    Raises:
+        ConfigError: one ``field: problem (got value)`` per invalid field.
+    """
+    try:
+        return RunConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError("invalid config: " + format_validation_error(exc)) from None
+
+
+def read_config_file(path: str | Path) -> dict[str, Any]:
+    """Read a YAML or JSON config file into a dict (not yet validated).
+
+    Raises:
+        ConfigError: the file is missing, unreadable, not valid YAML/JSON, or not a mapping.
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read config file {str(path)!r}: {exc}") from None
+    try:
+        data = json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
+    except (json.JSONDecodeError, yaml.YAMLError) as exc:
+        kind = "JSON" if path.suffix.lower() == ".json" else "YAML"
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ConfigError(f"config file {str(path)!r} is not valid {kind}: {first}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(
+            f"config file {str(path)!r} must hold a mapping of RunConfig fields, got {type(data).__name__}"
+        )
+    return data
+
+
+def merge_config(*layers: dict[str, Any]) -> dict[str, Any]:
+    """Merge config layers, later wins.
+
+    Component specs merge by name: a layer that names a different component
+    drops the earlier layer's params for that slot (they belonged to the other
+    component); a layer that keeps the name merges params.
+    """
+    merged: dict[str, Any] = {}
+    for layer in layers:
+        for key, value in layer.items():
+            old = merged.get(key)
+            if key in _COMPONENT_FIELDS and old is not None:
+                old_spec = _as_spec_dict(old)
+                new_spec = _as_spec_dict(value)
+                if new_spec is not None and old_spec is not None and new_spec.get("name", old_spec.get("name")) == old_spec.get("name"):
+                    params = {**old_spec.get("params", {}), **new_spec.get("params", {})}
+                    merged[key] = {"name": old_spec.get("name"), "params": params}
+                    continue
+            merged[key] = value
+    return merged
+
+
+_COMPONENT_FIELDS = ("dataset", "conditioner", "generator", "discriminator", "loss")
+
+
+def _as_spec_dict(value: Any) -> dict[str, Any] | None:
+    if isinstance(value, str):
+        return {"name": value, "params": {}}
+    if isinstance(value, ComponentSpec):
+        return value.model_dump()
+    if isinstance(value, dict):
+        return value
+    return None

@@ -1,0 +1,60 @@
+"""Exceptions raised by cganzoo.
+
+Every error cganzoo raises on purpose derives from :class:`CganzooError`. The
+CLI turns these into one readable line and a non-zero exit code (2 for bad
+input, 1 for failures at run time); anything else is a bug and keeps its
+traceback.
+"""
+
+from __future__ import annotations
+
+
+class CganzooError(Exception):
+    """Base class of every error cganzoo raises on purpose."""
+
+    exit_code = 1
+
+
+class UnknownComponentError(CganzooError, KeyError):
+    """A component name (model, dataset, conditioner, network, loss, metric) is not registered."""
+
+    exit_code = 2
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0]) if self.args else ""
+
+
+class DuplicateComponentError(CganzooError):
+    """Two plugins registered the same name for the same kind of component."""
+
+
+class ConfigError(CganzooError, ValueError):
+    """A configuration value is invalid; the message names the field and what is accepted."""
+
+    exit_code = 2
+
+
+class IncompatibleError(ConfigError):
+    """A combination of components cannot work together (found before training starts)."""
+
+
+class LabelError(CganzooError, ValueError):
+    """Condition labels ``y`` are out of range, of a wrong dtype or shape."""
+
+    exit_code = 2
+
+
+class DataError(CganzooError):
+    """A data set could not be obtained, or failed its integrity check."""
+
+
+class CheckpointError(CganzooError):
+    """A checkpoint or run directory is missing, corrupt, truncated or foreign."""
+
+
+class PluginError(CganzooError):
+    """A plugin failed to load or its hook raised."""
+
+
+class TrainingDivergedError(CganzooError):
+    """A loss became NaN or infinite during training."""
