@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any, Sequence
 
-from cganzoo.errors import CganzooError
+from cganzoo.errors import CganzooError, ConfigError
 
 #: ``cganzoo run`` flags that map one-to-one onto RunConfig fields.
 _RUN_FIELDS: dict[str, tuple[type, str]] = {
@@ -62,6 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
     for name, (kind, help_text) in _RUN_FIELDS.items():
         run.add_argument(f"--{name.replace('_', '-')}", dest=name, type=kind, metavar=name.split("_")[-1].upper(),
                          help=help_text)
+    _add_fast_path_flags(run)
 
     lst = sub.add_parser("list", help="list registered components", description=(
         "List every registered component: models, datasets, conditioners, generators, discriminators, losses, metrics."))
@@ -71,6 +72,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     plugins = sub.add_parser("plugins", help="list installed plugins and the hooks each implements")
     plugins.add_argument("--json", action="store_true", help="machine-readable output")
+
+    _add_bench_parser(sub)
 
     sample = sub.add_parser("sample", help="draw a sample grid from a trained run")
     sample.add_argument("run_dir", type=Path, metavar="RUN_DIR")
@@ -86,7 +89,8 @@ def _run(args: argparse.Namespace) -> int:
     from cganzoo.api import read_run_config, resolve_config, train
     from cganzoo.config import merge_config, validate_config
 
-    overrides: dict[str, Any] = {name: getattr(args, name) for name in _RUN_FIELDS if getattr(args, name) is not None}
+    overrides: dict[str, Any] = {name: getattr(args, name) for name in (*_RUN_FIELDS, *_FAST_PATH_FIELDS)
+                                 if getattr(args, name) is not None}
     for name in _COMPONENT_FLAGS:
         if getattr(args, name) is not None:
             overrides[name] = {"name": getattr(args, name)}
@@ -152,13 +156,113 @@ def _sample(args: argparse.Namespace) -> int:
     return 0
 
 
+#: Fast-path ``cganzoo run`` flags (RunConfig fields; see cganzoo/fastpath.py).
+_FAST_PATH_FIELDS = ("amp", "compile", "cuda_graphs", "adam_impl")
+
+
+def _add_fast_path_flags(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("fast path (see benchmarks/results for the measured effect of each)")
+    group.add_argument("--amp", choices=("off", "bf16"), default=None,
+                       help="bf16: forward passes under torch.autocast(bfloat16), fp32 weights and Adam (default off)")
+    group.add_argument("--compile", action="store_const", const=True, default=None,
+                       help="torch.compile G and D (compiling takes tens of seconds or more on a small CPU)")
+    group.add_argument("--cuda-graphs", dest="cuda_graphs", action="store_const", const=True, default=None,
+                       help="capture the whole training step as one CUDA graph (CUDA only)")
+    group.add_argument("--adam-impl", dest="adam_impl", choices=("auto", "fused", "foreach", "for-loop"), default=None,
+                       help="Adam kernel (default auto: fused on CUDA and with --amp/--compile, else foreach, "
+                            "bit-identical to PyTorch's default on CPU)")
+
+
+def _add_bench_parser(sub: Any) -> None:
+    bench = sub.add_parser("bench", help="measure training speed against the reference pipeline and the matmul roof",
+                           description=(
+        "Benchmark registered models through the training runner: images/s at steady state, step time, peak "
+        "memory, GFLOP/s against the matrix-product throughput measured in the same run, and the ratio to the "
+        "reference pipeline (torchvision MNIST + PIL transforms + DataLoader + numpy noise) from the same run; "
+        "then a batch-size sweep. Writes <tag>.md, .csv, .json and -sweep.png to --out."),
+        epilog="Example: cganzoo bench --filter 'mlp-cgan*' --device cpu")
+    bench.add_argument("--filter", default="mlp-cgan*", metavar="GLOB", help="models to run (default 'mlp-cgan*')")
+    bench.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N (default auto)")
+    bench.add_argument("--conditioners", metavar="GLOB", help="cross each model with these conditioners")
+    bench.add_argument("--losses", metavar="GLOB", help="cross each model with these losses")
+    bench.add_argument("--dataset", metavar="NAME", help="train every row on this data set (default: each model's)")
+    bench.add_argument("--data-dir", type=Path, metavar="DIR", help="hand-placed data files / data cache")
+    bench.add_argument("--batch-size", type=int, default=64, metavar="N", help="batch of the model table (default 64)")
+    bench.add_argument("--variants", metavar="LIST",
+                       help="comma-separated fast-path variants of the focus model, tokens joined by '+': "
+                            "fp32, bf16, compile, cuda-graphs, fused-adam, foreach-adam, for-loop-adam "
+                            "(default cpu: fp32,fp32+fused-adam,bf16,bf16+compile)")
+    bench.add_argument("--sweep-variants", metavar="LIST", help="variants of the sweep (default cpu: fp32,bf16)")
+    bench.add_argument("--batch-sizes", default="64,128,256,512,1024,2048,4096", metavar="LIST",
+                       help="sweep batch sizes, comma-separated; 'none' for no sweep (default 64 to 4096)")
+    bench.add_argument("--no-reference", action="store_true", help="skip the reference-pipeline row")
+    bench.add_argument("--reference-model", default="mlp-cgan", metavar="NAME",
+                       help="model the reference row stands for; also the focus of variants and sweep (default mlp-cgan)")
+    bench.add_argument("--seconds", type=float, default=2.0, metavar="S", help="timed seconds per row (default 2)")
+    bench.add_argument("--warmup-steps", type=int, default=3, metavar="N", help="untimed steps per row (default 3)")
+    bench.add_argument("--min-steps", type=int, default=3, metavar="N", help="minimum timed steps per row (default 3)")
+    bench.add_argument("--repeats", type=int, default=1, metavar="N",
+                       help="timed windows per row, fastest kept; the model table is timed round-robin (default 1)")
+    bench.add_argument("--matmul-seconds", type=float, default=0.5, metavar="S",
+                       help="timing per matrix-product shape (default 0.5)")
+    bench.add_argument("--quality-steps", type=int, default=0, metavar="N",
+                       help="also train the focus model N steps in fp32 and each --quality-variants through "
+                            "`cganzoo run`'s runner, same seed; plot loss curves and sample grids side by side")
+    bench.add_argument("--quality-variants", default="bf16", metavar="LIST", help="variants compared with fp32 (default bf16)")
+    bench.add_argument("--out", type=Path, default=Path("benchmarks/results"), metavar="DIR",
+                       help="where results go (default benchmarks/results)")
+    bench.add_argument("--tag", metavar="NAME", help="file name stem (default cpu or cuda-<gpu name>)")
+    bench.add_argument("--note", default="", help="text put at the top of the Markdown report")
+    bench.add_argument("--no-write", action="store_true", help="print the table only")
+
+
+def _csv_list(text: str | None, flag: str, kind: type = str) -> tuple[Any, ...] | None:
+    if text is None:
+        return None
+    if text.strip().lower() in ("", "none"):
+        return ()
+    try:
+        return tuple(kind(part.strip()) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise ConfigError(f"{flag} takes a comma-separated list of {kind.__name__} values, got {text!r}") from None
+
+
+def _bench(args: argparse.Namespace) -> int:
+    import shlex
+
+    from cganzoo.bench import BenchOptions, run_benchmarks
+    from cganzoo.bench.report import console_table, write_results
+
+    if args.seconds <= 0 or args.matmul_seconds <= 0 or args.warmup_steps < 0 or args.min_steps < 1:
+        raise ConfigError("--seconds and --matmul-seconds must be positive, --warmup-steps at least 0 and "
+                          f"--min-steps at least 1; got {args.seconds}, {args.matmul_seconds}, {args.warmup_steps}, "
+                          f"{args.min_steps}")
+    options = BenchOptions(
+        filter=args.filter, device=args.device, conditioners=args.conditioners, losses=args.losses,
+        dataset=args.dataset, data_dir=args.data_dir, batch_size=args.batch_size,
+        variants=_csv_list(args.variants, "--variants"), sweep_variants=_csv_list(args.sweep_variants, "--sweep-variants"),
+        batch_sizes=_csv_list(args.batch_sizes, "--batch-sizes", int) or (), reference=not args.no_reference,
+        reference_model=args.reference_model, seconds=args.seconds, warmup_steps=args.warmup_steps,
+        min_steps=args.min_steps, repeats=args.repeats, matmul_seconds=args.matmul_seconds,
+        quality_steps=args.quality_steps, quality_variants=_csv_list(args.quality_variants, "--quality-variants") or (),
+        log=lambda line: print(line, file=sys.stderr, flush=True))
+    result = run_benchmarks(options)
+    result.options["command"] = "cganzoo " + shlex.join(sys.argv[1:] if sys.argv[1:2] == ["bench"] else ["bench"])
+    print(console_table(result))
+    if not args.no_write:
+        for path in write_results(result, args.out, tag=args.tag, preamble=args.note):
+            print(f"wrote {path}")
+    print(f"bench took {result.seconds:.0f} s")
+    return 0
+
+
 def _print_table(header: Sequence[str], rows: list[Sequence[str]]) -> None:
     widths = [max([len(h)] + [len(str(r[i])) for r in rows]) for i, h in enumerate(header)]
     for row in [header, *rows]:
         print("  ".join(str(cell).ljust(w) for cell, w in zip(row, widths)).rstrip())
 
 
-_COMMANDS = {"run": _run, "list": _list, "plugins": _plugins, "sample": _sample}
+_COMMANDS = {"run": _run, "list": _list, "plugins": _plugins, "sample": _sample, "bench": _bench}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -65,6 +65,15 @@ class RunConfig(BaseModel):
     seed: int = Field(0, ge=0, lt=2**63, description="Seeds every random number generator of the run.")
     device: str = Field("auto", description="'auto' (CUDA if available), 'cpu', 'cuda' or 'cuda:N'.")
 
+    # The fast path (cganzoo/fastpath.py). Defaults compute exactly the reference's arithmetic on CPU.
+    amp: Literal["off", "bf16"] = Field("off", description="'bf16': G and D forward passes under torch.autocast "
+                                        "(bfloat16), fp32 master weights and optimizer; 'off': fp32 throughout.")
+    compile: bool = Field(False, description="torch.compile G and D (minutes of compile time on a small CPU).")
+    cuda_graphs: bool = Field(False, description="Capture the whole training step as one CUDA graph (CUDA only).")
+    adam_impl: Literal["auto", "fused", "foreach", "for-loop"] = Field(
+        "auto", description="Adam kernel: 'auto' is fused on CUDA and under amp/compile, else foreach "
+                            "(bit-identical to PyTorch's default on CPU).")
+
     sample_interval: int = Field(400, ge=1, description="Write a 10x10 sample grid every this many steps.")
     log_interval: int = Field(50, ge=1, description="Log losses and images/s every this many steps.")
     checkpoint_interval: int = Field(1000, ge=1, description="Write a checkpoint every this many steps (and at the end).")

@@ -43,6 +43,7 @@ from cganzoo.components import (
 from cganzoo.config import RunConfig
 from cganzoo.data.batches import EpochBatches, resize_images
 from cganzoo.errors import CheckpointError, ConfigError, TrainingDivergedError
+from cganzoo.fastpath import adam_options, check_fast_path, install_fast_path
 from cganzoo.interfaces import ConditionalDiscriminator, ConditionalGenerator, DatasetInfo
 from cganzoo.registry import Registry
 from cganzoo.sampling import PER_CLASS, class_grid_inputs, generate, save_grid
@@ -155,6 +156,7 @@ class Trainer:
         self.progress, self.log, self.resume = progress, log, resume
         validate_components(config, registry)
         self.device = resolve_device(config.device)
+        check_fast_path(config, self.device)
         self._prepare_run_dir()
 
         data = create_dataset(config.dataset.name, config.dataset.params, data_dir=config.data_dir, log=log,
@@ -170,9 +172,9 @@ class Trainer:
         self.generator.to(self.device)
         self.discriminator.to(self.device)
         self.loss = create_loss(config.loss.name, config.loss.params, registry=registry)
-        betas = (config.b1, config.b2)
-        self.opt_g = torch.optim.Adam(self.generator.parameters(), lr=config.lr, betas=betas)
-        self.opt_d = torch.optim.Adam(self.discriminator.parameters(), lr=config.lr, betas=betas)
+        betas, kernel = (config.b1, config.b2), adam_options(config, self.device)
+        self.opt_g = torch.optim.Adam(self.generator.parameters(), lr=config.lr, betas=betas, **kernel)
+        self.opt_d = torch.optim.Adam(self.discriminator.parameters(), lr=config.lr, betas=betas, **kernel)
 
         self.noise_gen = torch.Generator(device=self.device).manual_seed((config.seed + 0x9E3779B9) % 2**63)
         rows = min(self.info.num_classes, 20)
@@ -184,6 +186,7 @@ class Trainer:
             self._load_latest()
         else:
             self._write_config()
+        install_fast_path(self)  # last: a CUDA graph must capture the final tensors
 
     # -- run directory -------------------------------------------------------------------------
 
