@@ -191,7 +191,7 @@ def _add_bench_parser(sub: Any) -> None:
     bench.add_argument("--variants", metavar="LIST",
                        help="comma-separated fast-path variants of the focus model, tokens joined by '+': "
                             "fp32, bf16, compile, cuda-graphs, fused-adam, foreach-adam, for-loop-adam "
-                            "(default cpu: fp32,fp32+fused-adam,bf16,bf16+compile)")
+                            "(default cpu: fp32,fp32+fused-adam,bf16; cuda adds cuda-graphs and compile variants)")
     bench.add_argument("--sweep-variants", metavar="LIST", help="variants of the sweep (default cpu: fp32,bf16)")
     bench.add_argument("--batch-sizes", default="64,128,256,512,1024,2048,4096", metavar="LIST",
                        help="sweep batch sizes, comma-separated; 'none' for no sweep (default 64 to 4096)")

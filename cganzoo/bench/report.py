@@ -130,8 +130,10 @@ def markdown(result: BenchResult, *, title: str | None = None, preamble: str = "
         lines += _quality_section(result, quality_plot_name)
     lines += ["## How these figures are taken", "", *NOTES, ""]
     if result.options.get("repeats", 1) > 1:
-        lines += [f"Each row was timed in {result.options['repeats']} windows (the model table round-robin); the "
-                  f"fastest window is shown, all are in the CSV column `all_images_per_s`.", ""]
+        lines += [f"Each row was timed in {result.options['repeats']} windows, the model table round-robin (every "
+                  f"row once, then again), to even out other work on the machine; the fastest window is shown, all "
+                  f"are in the CSV column `all_images_per_s`. The model table's peak memory then includes the other "
+                  f"rows' trainers, all alive at once.", ""]
     return "\n".join(lines)
 
 
@@ -226,8 +228,11 @@ def plot_sweep(result: BenchResult, path: Path) -> Path | None:
     if ref:
         ax.scatter([ref.batch_size], [ref.images_per_s], marker="x", s=80, color="black", zorder=5,
                    label="reference pipeline")
+    sizes = sorted({r.batch_size for r in sweep})
     for axis in (ax, mem):
         axis.set_xscale("log", base=2)
+        axis.set_xticks(sizes, [str(b) for b in sizes])
+        axis.minorticks_off()
         axis.set_xlabel("batch size")
         axis.grid(True, which="both", alpha=0.3)
     ax.set_ylabel("training images / s")

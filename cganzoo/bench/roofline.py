@@ -9,6 +9,8 @@ from torch.utils.benchmark import Timer
 
 #: (m, k, n) shapes measured: a batch-64 layer of the reference model, and a large square product.
 MATMUL_SHAPES: tuple[tuple[int, int, int], ...] = ((64, 1024, 1024), (1024, 1024, 1024))
+#: A GPU needs a larger product to reach its peak (1024^3 is a few microseconds on a data-centre GPU).
+CUDA_EXTRA_SHAPES: tuple[tuple[int, int, int], ...] = ((8192, 8192, 8192),)
 
 
 @dataclass(frozen=True)
@@ -56,8 +58,13 @@ def matmul_gflops(m: int, k: int, n: int, dtype: str, device: torch.device, min_
 
 def measure_roofline(device: torch.device, dtypes: tuple[str, ...] = ("fp32", "bf16"),
                      min_seconds: float = 0.5) -> list[MatmulResult]:
-    """Every shape of :data:`MATMUL_SHAPES` in every dtype."""
-    return [matmul_gflops(m, k, n, dt, device, min_seconds) for dt in dtypes for m, k, n in MATMUL_SHAPES]
+    """Every shape of :data:`MATMUL_SHAPES` (and :data:`CUDA_EXTRA_SHAPES` on CUDA) in every dtype.
+
+    On CUDA, fp32 products use PyTorch's default precision setting
+    (``torch.backends.cuda.matmul.allow_tf32``, off by default), as training does.
+    """
+    shapes = MATMUL_SHAPES + (CUDA_EXTRA_SHAPES if device.type == "cuda" else ())
+    return [matmul_gflops(m, k, n, dt, device, min_seconds) for dt in dtypes for m, k, n in shapes]
 
 
 def peak_gflops(results: list[MatmulResult], dtype: str) -> float | None:

@@ -55,7 +55,7 @@ VARIANT_TOKENS: dict[str, dict[str, Any]] = {
 
 #: Fast-path variants of the focus model in the main table, per device type.
 DEFAULT_VARIANTS: dict[str, tuple[str, ...]] = {
-    "cpu": ("fp32", "fp32+fused-adam", "bf16", "bf16+compile"),
+    "cpu": ("fp32", "fp32+fused-adam", "bf16"),  # compile: minutes of compiling on a small CPU; opt in
     "cuda": ("fp32", "fp32+cuda-graphs", "bf16", "bf16+cuda-graphs", "bf16+compile"),
 }
 #: Variants of the batch-size sweep, per device type.
@@ -383,7 +383,14 @@ def run_benchmarks(options: BenchOptions, registry: Registry | None = None) -> B
     """
     start = time.perf_counter()
     bench = _Bench(options, registry)
-    o, device = options, bench.device
+    try:
+        return _run(bench, options, start)
+    finally:
+        bench.tmp.cleanup()
+
+
+def _run(bench: _Bench, o: BenchOptions, start: float) -> BenchResult:
+    device = bench.device
     models = bench.registry.names("model", o.filter)
     if not models:
         raise ConfigError(f"no model matches --filter {o.filter!r}; see `cganzoo list model`")
@@ -407,29 +414,35 @@ def run_benchmarks(options: BenchOptions, registry: Registry | None = None) -> B
     bench.roof = {dt: peak_gflops(matmul, dt) for dt in dtypes}
     o.log("bench: matmul " + ", ".join(f"{r.dtype} {r.m}x{r.k}x{r.n} {r.gflops:.0f} GFLOP/s" for r in matmul))
 
-    # Reference and model table: built first, then timed round-robin (``repeats`` windows each, the fastest
-    # kept), so that a burst of other work on the machine hits every row alike rather than one.
-    table = []
+    # With --repeats > 1 the reference and model-table rows are built first and timed round-robin (the fastest
+    # of `repeats` windows kept), so a burst of other work on the machine hits every row alike rather than one;
+    # their peak memory then includes the other rows' trainers. Otherwise each row is built, timed and freed.
+    specs: list[tuple[str, RunConfig, str]] = []
     if o.reference:
-        table.append(bench.prepare("reference", bench.config(o.reference_model, o.batch_size), "reference pipeline"))
+        specs.append(("reference", bench.config(o.reference_model, o.batch_size), "reference pipeline"))
     for model in models:
         for combo in bench.combos(model):
             for variant in (variants if model == focus and not combo else ("fp32",)):
-                table.append(bench.prepare("table", bench.config(model, o.batch_size, variant, combo), variant))
-    for round_ in range(o.repeats):
-        for item in table:
-            if isinstance(item, _Prepared):
-                bench.measure(item, first=round_ == 0)
-    rows = [item.row if isinstance(item, _Prepared) else item for item in table]
-    del table
+                specs.append(("table", bench.config(model, o.batch_size, variant, combo), variant))
     for variant in sweep_variants:
         for batch in o.batch_sizes:
-            item = bench.prepare("sweep", bench.config(focus, batch, variant), variant)
+            specs.append(("sweep", bench.config(focus, batch, variant), variant))
+    rows: list[Row] = []
+    round_robin = [spec for spec in specs if spec[0] != "sweep"] if o.repeats > 1 else []
+    prepared = [bench.prepare(*spec) for spec in round_robin]
+    for round_ in range(o.repeats if prepared else 0):
+        for item in prepared:
             if isinstance(item, _Prepared):
-                for round_ in range(o.repeats):
-                    bench.measure(item, first=round_ == 0)
-            rows.append(item.row if isinstance(item, _Prepared) else item)
-            del item
+                bench.measure(item, first=round_ == 0)
+    rows += [item.row if isinstance(item, _Prepared) else item for item in prepared]
+    del prepared
+    for spec in specs[len(round_robin):]:
+        item = bench.prepare(*spec)
+        if isinstance(item, _Prepared):
+            for round_ in range(o.repeats):
+                bench.measure(item, first=round_ == 0)
+        rows.append(item.row if isinstance(item, _Prepared) else item)
+        del item
 
     quality = []
     if o.quality_steps:
@@ -441,7 +454,6 @@ def run_benchmarks(options: BenchOptions, registry: Registry | None = None) -> B
     for row in rows:
         if ref and row.images_per_s:
             row.vs_reference = row.images_per_s / ref.images_per_s
-    bench.tmp.cleanup()  # quality runs keep their grids in memory
     options_record = {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(o).items() if k != "log"}
     options_record.update(variants=list(variants), sweep_variants=list(sweep_variants), focus_model=focus)
     return BenchResult(machine=machine, matmul=matmul, rows=rows, options=options_record,
