@@ -203,6 +203,7 @@ def _add_bench_parser(sub: Any) -> None:
     bench.add_argument("--min-steps", type=int, default=3, metavar="N", help="minimum timed steps per row (default 3)")
     bench.add_argument("--repeats", type=int, default=1, metavar="N",
                        help="timed windows per row, fastest kept; the model table is timed round-robin (default 1)")
+    bench.add_argument("--threads", type=int, metavar="N", help="torch.set_num_threads(N) (default: PyTorch's choice)")
     bench.add_argument("--matmul-seconds", type=float, default=0.5, metavar="S",
                        help="timing per matrix-product shape (default 0.5)")
     bench.add_argument("--quality-steps", type=int, default=0, metavar="N",
@@ -243,7 +244,7 @@ def _bench(args: argparse.Namespace) -> int:
         variants=_csv_list(args.variants, "--variants"), sweep_variants=_csv_list(args.sweep_variants, "--sweep-variants"),
         batch_sizes=_csv_list(args.batch_sizes, "--batch-sizes", int) or (), reference=not args.no_reference,
         reference_model=args.reference_model, seconds=args.seconds, warmup_steps=args.warmup_steps,
-        min_steps=args.min_steps, repeats=args.repeats, matmul_seconds=args.matmul_seconds,
+        min_steps=args.min_steps, threads=args.threads, repeats=args.repeats, matmul_seconds=args.matmul_seconds,
         quality_steps=args.quality_steps, quality_variants=_csv_list(args.quality_variants, "--quality-variants") or (),
         log=lambda line: print(line, file=sys.stderr, flush=True))
     result = run_benchmarks(options)

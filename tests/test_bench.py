@@ -60,7 +60,7 @@ def test_bench_rows_ratios_and_outputs(tmp_path, registry):
     assert sections == [("reference", "toy-gan", "reference pipeline", 16), ("table", "toy-gan", "fp32", 16),
                         ("table", "toy-gan", "bf16", 16), ("sweep", "toy-gan", "fp32", 16),
                         ("sweep", "toy-gan", "fp32", 32)]
-    assert all(r.status == "ok" and r.images_per_s > 0 and r.steps >= 1 for r in result.rows)
+    assert all(r.status == "ok" and r.images_per_s > 0 and r.images_per_cpu_s > 0 and r.steps >= 1 for r in result.rows)
     ref = result.reference
     for row in result.rows:
         assert row.vs_reference == pytest.approx(row.images_per_s / ref.images_per_s)

@@ -28,6 +28,10 @@ class Measurement:
         peak_memory_mib: Peak during the timed steps: process resident set size on
             CPU (VmHWM, reset before timing where Linux allows it), max allocated on CUDA; MiB.
         memory_kind: What ``peak_memory_mib`` measures.
+        cpu_seconds: Processor time of the whole process (all threads) over the timed
+            steps, s. On a shared machine, ``steps * batch / cpu_seconds`` (images
+            per CPU-second) is far less disturbed by other work than wall-clock
+            images/s; it is not a substitute for a quiet machine.
     """
 
     images_per_s: float
@@ -37,6 +41,7 @@ class Measurement:
     warmup_s: float
     peak_memory_mib: float
     memory_kind: str
+    cpu_seconds: float
 
 
 class PeakMemory:
@@ -94,15 +99,15 @@ def measure_loop(step: Callable[[], None], finish: Callable[[], float], *, batch
     synchronize(device)
     warmup_s = time.perf_counter() - start
     memory.reset()
-    steps, start = 0, time.perf_counter()
+    steps, start, cpu_start = 0, time.perf_counter(), time.process_time()
     while steps < min_steps or time.perf_counter() - start < min_seconds:
         step()
         steps += 1
     value = finish()
     synchronize(device)
-    seconds = time.perf_counter() - start
+    seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu_start
     if not math.isfinite(value):
         raise FloatingPointError(f"losses became {value} during the benchmark")
     return Measurement(images_per_s=steps * batch_size / seconds, step_ms=seconds / steps * 1e3, steps=steps,
                        seconds=seconds, warmup_s=warmup_s, peak_memory_mib=memory.peak_mib(),
-                       memory_kind=memory.kind)
+                       memory_kind=memory.kind, cpu_seconds=cpu_seconds)

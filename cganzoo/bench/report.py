@@ -16,7 +16,7 @@ from cganzoo.checkpoint import atomic_write_bytes, atomic_write_text
 
 _COLUMNS: tuple[tuple[str, str], ...] = (
     ("model", "model"), ("conditioner", "cond."), ("loss", "loss"), ("variant", "variant"), ("batch_size", "batch"),
-    ("images_per_s", "img/s"), ("vs_reference", "x ref"), ("step_ms", "ms/step"), ("epoch_s", "s/epoch"),
+    ("images_per_s", "img/s"), ("vs_reference", "x ref"), ("images_per_cpu_s", "img/CPU-s"), ("step_ms", "ms/step"), ("epoch_s", "s/epoch"),
     ("mflop_per_image", "MFLOP/img"), ("gflops", "GFLOP/s"), ("roofline_pct", "% matmul"),
     ("peak_memory_mib", "peak MiB"), ("warmup_s", "warm-up s"), ("steps", "steps"),
 )
@@ -36,7 +36,7 @@ def _fmt(key: str, value: object) -> str:
     if isinstance(value, float):
         if key == "vs_reference":
             return f"{value:.2f}x"
-        if key in ("images_per_s", "peak_memory_mib"):
+        if key in ("images_per_s", "images_per_cpu_s", "peak_memory_mib"):
             return f"{value:,.0f}"
         if key in ("roofline_pct",):
             return f"{value:.0f}%"
@@ -177,6 +177,9 @@ NOTES = (
     "on CPU); `bf16` runs G's and D's forward passes under `torch.autocast(bfloat16)` with fp32 weights, gradients "
     "and Adam (fused); `compile` applies `torch.compile` to G and D; `cuda-graphs` replays the whole step as one "
     "captured CUDA graph.",
+    "- `img/CPU-s`: images per second of processor time of the whole process (all threads) during the timed "
+    "steps. On a quiet machine it is about `img/s` divided by the busy threads; on a shared one it is much less "
+    "disturbed by other work than `img/s` (but spinning threads still count).",
     "- Peak memory: process peak resident set size during the timed steps on CPU (it includes the Python process, "
     "PyTorch and the data set), `torch.cuda.max_memory_allocated` on CUDA.",
     "- Quality after a fixed budget (conditional accuracy, judge-feature distance) is not in these tables yet: it "

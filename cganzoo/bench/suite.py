@@ -100,6 +100,7 @@ class BenchOptions:
         min_steps: Minimum timed steps per row.
         matmul_seconds: Minimum timing per matrix-product shape.
         seed: Run seed of every row.
+        threads: ``torch.set_num_threads`` for the run (default: PyTorch's choice).
         repeats: Timed windows per row, the fastest kept; the model table is
             timed round-robin (every row once, then again), which evens out
             bursts of other work on a shared machine.
@@ -127,6 +128,7 @@ class BenchOptions:
     min_steps: int = 3
     matmul_seconds: float = 0.5
     seed: int = 0
+    threads: int | None = None
     repeats: int = 1
     quality_steps: int = 0
     quality_variants: tuple[str, ...] = ("bf16",)
@@ -145,6 +147,7 @@ class Row:
     device: str
     batch_size: int
     images_per_s: float | None = None
+    images_per_cpu_s: float | None = None
     step_ms: float | None = None
     epoch_s: float | None = None
     vs_reference: float | None = None
@@ -287,6 +290,7 @@ class _Bench:
 
     def fill(self, row: Row, m: Measurement, flops_per_image: float, basis: str) -> None:
         row.images_per_s, row.step_ms, row.steps = m.images_per_s, m.step_ms, m.steps
+        row.images_per_cpu_s = m.steps * row.batch_size / m.cpu_seconds if m.cpu_seconds > 0 else None
         row.peak_memory_mib, row.memory_kind = m.peak_memory_mib, m.memory_kind
         row.mflop_per_image = flops_per_image / 1e6
         row.gflops = flops_per_image * m.images_per_s / 1e9
@@ -391,6 +395,10 @@ def run_benchmarks(options: BenchOptions, registry: Registry | None = None) -> B
 
 def _run(bench: _Bench, o: BenchOptions, start: float) -> BenchResult:
     device = bench.device
+    if o.threads is not None:
+        if o.threads < 1:
+            raise ConfigError(f"threads must be at least 1, got {o.threads}")
+        torch.set_num_threads(o.threads)
     models = bench.registry.names("model", o.filter)
     if not models:
         raise ConfigError(f"no model matches --filter {o.filter!r}; see `cganzoo list model`")
