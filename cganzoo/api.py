@@ -20,10 +20,10 @@ from typing import Any, Callable, Sequence
 
 import torch
 
-from cganzoo.checkpoint import latest_checkpoint, load_checkpoint, load_module_state
+from cganzoo.checkpoint import load_latest_checkpoint, load_module_state
 from cganzoo.components import model_preset
 from cganzoo.config import RunConfig, merge_config, read_config_file, validate_config
-from cganzoo.errors import CheckpointError, LabelError
+from cganzoo.errors import CheckpointError, ConfigError, LabelError
 from cganzoo.interfaces import ConditionalGenerator, DatasetInfo
 from cganzoo.labels import check_labels
 from cganzoo.registry import Registry
@@ -47,6 +47,8 @@ def resolve_config(model: str | None = None, *, config_file: str | Path | None =
     """
     file_layer = read_config_file(config_file) if config_file else {}
     model = model or file_layer.get("model")
+    if model is not None and not isinstance(model, str):
+        raise ConfigError(f"invalid config: model: must be the name of a registered model (got {model!r})")
     preset = model_preset(model, registry=registry) if model else {}
     layers = [preset, file_layer, overrides or {}]
     merged = merge_config(*layers)
@@ -91,8 +93,10 @@ def read_run_config(run_dir: str | Path) -> tuple[RunConfig, dict[str, Any]]:
     try:
         record = json.loads(path.read_text(encoding="utf-8"))
         return validate_config(record["config"]), record
-    except (OSError, json.JSONDecodeError, KeyError, TypeError) as exc:
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError, KeyError, TypeError) as exc:
         raise CheckpointError(f"{str(path)!r} is missing or not a cganzoo run config: {exc}") from None
+    except ConfigError as exc:
+        raise CheckpointError(f"{str(path)!r} holds an invalid run config ({exc})") from None
 
 
 @dataclass
@@ -196,7 +200,12 @@ def load(run_dir: str | Path, *, device: str = "cpu", registry: Registry | None 
     except (KeyError, TypeError, ValueError) as exc:
         raise CheckpointError(f"{run_dir}/config.json has no valid dataset record: {exc}") from None
     generator, _ = build_models(config, info, registry)
-    g_state, _, _, state = load_checkpoint(latest_checkpoint(Path(run_dir)))
+    path, (g_state, _, _, state) = load_latest_checkpoint(Path(run_dir))
     load_module_state(generator, g_state, "generator")
+    try:
+        step = int(state.get("step", 0))
+    except (TypeError, ValueError):
+        raise CheckpointError(f"checkpoint {str(path)!r}: state.json holds step {state.get('step')!r}, "
+                              f"not an integer") from None
     generator.to(resolve_device(device)).eval()
-    return TrainedModel(generator=generator, config=config, info=info, step=int(state.get("step", 0)))
+    return TrainedModel(generator=generator, config=config, info=info, step=step)

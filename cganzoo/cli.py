@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any, Sequence
 
-from cganzoo.errors import CganzooError
+from cganzoo.errors import CganzooError, OutputError, TrainingInterrupted
 
 #: ``cganzoo run`` flags that map one-to-one onto RunConfig fields.
 _RUN_FIELDS: dict[str, tuple[type, str]] = {
@@ -147,7 +147,10 @@ def _sample(args: argparse.Namespace) -> int:
         raise CganzooError(f"--n must be at least 1, got {args.n}")
     model = load(args.run_dir, device=args.device)
     images = model.sample(args.labels, n=args.n, seed=args.seed)
-    path = save_grid(images, args.output, nrow=args.n)
+    try:
+        path = save_grid(images, args.output, nrow=args.n)
+    except OSError as exc:
+        raise OutputError(f"could not write {str(args.output)!r}: {exc.strerror or exc}") from None
     print(f"wrote {path} ({images.shape[0]} images from step {model.step}, one row per label)")
     return 0
 
@@ -166,6 +169,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return _COMMANDS[args.command](args)
+    except TrainingInterrupted as exc:  # not an error: the run stopped cleanly and can be resumed
+        print(f"cganzoo: {exc}", file=sys.stderr)
+        return exc.exit_code
     except CganzooError as exc:
         print(f"cganzoo: error: {exc}", file=sys.stderr)
         return getattr(exc, "exit_code", 1)
