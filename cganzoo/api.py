@@ -74,7 +74,12 @@ def train(config: RunConfig | dict[str, Any], *, run_dir: str | Path | None = No
         ``samples/step_<N>.png`` and ``checkpoints/``.
 
     Raises:
-        CganzooError: any configuration, data or checkpoint problem (see :mod:`cganzoo.errors`).
+        TrainingInterrupted: SIGINT (Ctrl-C) or SIGTERM stopped the run after a
+            checkpoint; ``train(config, run_dir=..., resume=True)`` continues it exactly.
+        TrainingDivergedError: a loss or weight became NaN or infinite (the
+            message names the first bad step); the last good checkpoint is kept.
+        CganzooError: any other configuration, data, output or checkpoint
+            problem (see :mod:`cganzoo.errors`).
     """
     if isinstance(config, dict):
         config = validate_config(config)

@@ -215,6 +215,11 @@ def latest_checkpoint(run_dir: Path) -> Path:
     """
     root = Path(run_dir) / "checkpoints"
     pointer = root / "latest"
+    if not pointer.is_file() and (Path(run_dir) / "config.json").is_file():
+        raise CheckpointError(
+            f"run {str(run_dir)!r} has no checkpoint yet: it stopped before writing its first one (they are written "
+            f"every --checkpoint-interval steps and at each epoch end); start it again with another --out"
+        )
     if not pointer.is_file():
         raise CheckpointError(
             f"no checkpoint in {str(root)!r} (expected a 'latest' file); is {str(run_dir)!r} a cganzoo run directory?"

@@ -265,6 +265,7 @@ class Trainer:
         self._range_checked = False
         if resume:
             self._load_latest()
+            self._check_disk_space()
         else:
             self._check_disk_space()
             self._write_config()
