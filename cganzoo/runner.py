@@ -236,10 +236,11 @@ class Trainer:
         if batchnorm and config.batch_size == 1:
             raise ConfigError("batch_size 1 cannot train this model: its generator or discriminator has BatchNorm, "
                               "which needs at least 2 images per batch in training mode; use --batch-size 2 or more")
+        if config.batch_size > images.shape[0]:
+            raise ConfigError(f"batch_size {config.batch_size} is larger than the data set {self.info.name!r} "
+                              f"({images.shape[0]} training images); use --batch-size {images.shape[0]} or less")
         self.batches = EpochBatches(images, data.labels, config.batch_size, config.seed,
                                     drop_last=config.drop_last, device=self.device, min_batch=2 if batchnorm else 1)
-        if len(self.batches) == 0:
-            raise ConfigError(f"batch_size {config.batch_size} leaves no full batch in {data.images.shape[0]} images")
         if not config.drop_last and self.batches.skipped_tail:
             log(f"cganzoo: the last batch of each epoch would hold {self.batches.skipped_tail} image(s), too few for "
                 f"BatchNorm in training mode; it is skipped ({len(self.batches)} batches per epoch)")

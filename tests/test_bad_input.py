@@ -168,6 +168,15 @@ def test_batch_size_one_with_batchnorm_is_refused_before_training(tmp_path, regi
         Trainer(toy_config(tmp_path, batch_size=1), tmp_path / "run", registry=registry, progress=False, log=quiet)
 
 
+def test_a_batch_larger_than_the_data_set_is_one_line(tmp_path, toy_plugin, capsys):
+    code = main(["run", "toy-gan", "--batch-size", "1000", "--out", str(tmp_path / "run"), "--device", "cpu",
+                 "--no-progress"])
+    assert code == 2
+    assert capsys.readouterr().err.strip().splitlines() == [
+        "cganzoo: error: batch_size 1000 is larger than the data set 'toy-digits' (512 training images); "
+        "use --batch-size 512 or less"]
+
+
 def test_drop_last_is_the_default():
     assert RunConfig().drop_last is True
 
