@@ -187,7 +187,12 @@ def _read_latest_name(root: Path) -> str | None:
 
 
 def _prune(root: Path, keep: int, protect: str) -> None:
-    done = sorted(p for p in root.iterdir() if p.is_dir() and p.name.startswith("step_"))
+    """Keep the ``keep`` newest checkpoints up to ``protect`` (the one just written).
+
+    Newer-named ones (left by a run resumed from an older checkpoint) are not
+    counted: they are replaced when training reaches their step again.
+    """
+    done = sorted(p for p in root.iterdir() if p.is_dir() and p.name.startswith("step_") and p.name <= protect)
     for old in done[:-keep]:
         if old.name != protect:
             shutil.rmtree(old, ignore_errors=True)

@@ -221,7 +221,15 @@ class Trainer:
         validate_components(config, registry)
         self.device = resolve_device(config.device)
         self._prepare_run_dir()
+        try:
+            self._build()
+        except BaseException:
+            if not resume:  # a run refused before training leaves no directory that blocks the corrected retry
+                self._remove_if_empty()
+            raise
 
+    def _build(self) -> None:
+        config, registry, log, resume = self.config, self.registry, self.log, self.resume
         data = create_dataset(config.dataset.name, config.dataset.params, data_dir=config.data_dir, log=log,
                               registry=registry)
         self.info = data.info
@@ -289,6 +297,11 @@ class Trainer:
             probe.unlink()
         except OSError as exc:
             raise ConfigError(f"run directory {str(self.run_dir)!r} is not writable: {exc.strerror or exc}") from None
+
+    def _remove_if_empty(self) -> None:
+        for directory in (self.run_dir / "samples", self.run_dir):
+            with contextlib.suppress(OSError):
+                directory.rmdir()  # only ever removes an empty directory
 
     def checkpoint_bytes(self) -> int:
         """Estimated size of one checkpoint in bytes: weights, buffers, two Adam moments per parameter."""
@@ -473,8 +486,9 @@ class Trainer:
         for what, module in (("generator", self.generator), ("discriminator", self.discriminator)):
             named += [(f"{what} tensor {k}", v) for k, v in module.state_dict().items() if v.is_floating_point()]
         for what, opt in (("generator", self.opt_g), ("discriminator", self.opt_d)):
-            for index, entry in opt.state.items():
-                named += [(f"{what} optimizer {k} of parameter {index}", v) for k, v in entry.items()
+            params = [p for group in opt.param_groups for p in group["params"]]
+            for index, param in enumerate(params):
+                named += [(f"{what} optimizer {k} of parameter {index}", v) for k, v in opt.state.get(param, {}).items()
                           if isinstance(v, torch.Tensor) and v.is_floating_point()]
         if not named:
             return

@@ -166,6 +166,8 @@ def test_batch_size_one_with_batchnorm_is_refused_before_training(tmp_path, regi
     with pytest.raises(ConfigError, match="batch_size 1 cannot train this model: its generator or discriminator has "
                                           "BatchNorm"):
         Trainer(toy_config(tmp_path, batch_size=1), tmp_path / "run", registry=registry, progress=False, log=quiet)
+    assert not (tmp_path / "run").exists()  # the corrected retry may use the same --out
+    Trainer(toy_config(tmp_path, batch_size=2), tmp_path / "run", registry=registry, progress=False, log=quiet)
 
 
 def test_a_batch_larger_than_the_data_set_is_one_line(tmp_path, toy_plugin, capsys):

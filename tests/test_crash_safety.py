@@ -10,6 +10,7 @@ import errno
 import json
 import os
 import random
+import re
 import shutil
 import signal
 import subprocess
@@ -147,6 +148,21 @@ def test_sigkill_at_every_step_of_a_checkpoint_write_leaves_a_loadable_checkpoin
         pytest.fail("the write never completed")
     # Every event was a kill point: killed before `latest` moved (2) and after (3), both seen.
     assert len(outcomes) > 20 and outcomes[0] == 2 and outcomes[-1] == 3 and 2 in outcomes[:-1] and 3 in outcomes[:-1]
+
+
+def test_a_checkpoint_newer_than_latest_does_not_crowd_out_the_good_ones(tmp_path):
+    # latest was pointed back at step 2 (say, step 5 was damaged); steps 3 and 4 are then trained again.
+    module = torch.nn.Linear(2, 2)
+    for step in (1, 2, 5):
+        _save_step(tmp_path, step, module)
+    (tmp_path / "checkpoints" / "latest").write_text("step_000000002\n")
+    _save_step(tmp_path, 3, module)
+    assert ckpt.checkpoint_names(tmp_path) == ["step_000000002", "step_000000003", "step_000000005"]
+    _save_step(tmp_path, 4, module)
+    assert ckpt.checkpoint_names(tmp_path) == ["step_000000003", "step_000000004", "step_000000005"]
+    _save_step(tmp_path, 5, module)  # replaces the stale one
+    assert ckpt.checkpoint_names(tmp_path) == ["step_000000004", "step_000000005"]
+    assert ckpt.load_latest_checkpoint(tmp_path)[1][3]["step"] == 5
 
 
 def test_sigkill_at_random_moments_of_training_never_loses_the_last_checkpoint(tmp_path, registry):
@@ -302,9 +318,20 @@ def test_an_infinite_loss_is_named_with_its_component_and_step(tmp_path, registr
         trainer.run()
 
 
-def test_poisoned_weights_never_overwrite_the_last_good_checkpoint(tmp_path, registry, monkeypatch):
+def _poison_discriminator_moment(trainer, d, g):
+    second = [p for group in trainer.opt_d.param_groups for p in group["params"]][1]
+    trainer.opt_d.state[second]["exp_avg_sq"].fill_(float("inf"))
+    return d, g
+
+
+@pytest.mark.parametrize("poison, message", [
+    (_poison_generator, "generator tensor conditioner.embedding.weight holds NaN or infinite values at step 10"),
+    (_poison_discriminator_moment, "discriminator optimizer exp_avg_sq of parameter 1 holds NaN or infinite values "
+                                   "at step 10"),
+])
+def test_poisoned_weights_never_overwrite_the_last_good_checkpoint(tmp_path, registry, monkeypatch, poison, message):
     # The weights go bad in the very step a checkpoint is due, while its losses are still finite.
-    _patch_step(monkeypatch, 10, _poison_generator)
+    _patch_step(monkeypatch, 10, poison)
     trainer = Trainer(toy_config(tmp_path), tmp_path / "run", registry=registry, progress=False, log=quiet)
     checkpoints = tmp_path / "run" / "checkpoints"
     original_save = Trainer.save_checkpoint
@@ -316,8 +343,7 @@ def test_poisoned_weights_never_overwrite_the_last_good_checkpoint(tmp_path, reg
         return original_save(self)
 
     monkeypatch.setattr(Trainer, "save_checkpoint", save_checkpoint)
-    with pytest.raises(TrainingDivergedError, match=r"^generator tensor conditioner.embedding.weight holds NaN or "
-                                                    r"infinite values at step 10 \(its losses were still finite\)"):
+    with pytest.raises(TrainingDivergedError, match="^" + re.escape(message + " (its losses were still finite)")):
         trainer.run()
     assert files_of(checkpoints) == saved["before"]
     assert (checkpoints / "latest").read_text().strip() == "step_000000005"
