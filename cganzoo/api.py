@@ -149,6 +149,9 @@ class TrainedModel:
                     f"label {label!r} is not a class index in [0, {self.info.num_classes}) or a class name "
                     f"({', '.join(self.info.class_names)})"
                 ) from None
+        if not out:
+            raise LabelError(f"no labels given; name class indices in [0, {self.info.num_classes}) or class names, "
+                             f"e.g. 3,7 or {','.join(self.info.class_names[:2])}")
         y = torch.tensor(out, dtype=torch.int64)
         return check_labels(y, self.info.num_classes, source="--labels")
 

@@ -329,3 +329,25 @@ def test_config_files_found_to_escape_as_tracebacks(tmp_path, toy_plugin, text, 
         patch.setattr("cganzoo.runner.create_dataset", _stop_before_data)
         code, err = _run_cli(["run", "--config", str(path), "--out", str(tmp_path / "run"), "--no-progress"])
     assert code == 2 and message in err and len(err.strip().splitlines()) == 1, err
+
+
+# -- cganzoo sample -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--labels", ""], "cganzoo: error: no labels given; name class indices in [0, 10) or class names, e.g. 3,7 "
+                       "or class 0,class 1"),
+    (["--labels", ",,"], "cganzoo: error: no labels given"),
+    (["--labels", "3.5"], "cganzoo: error: label '3.5' is not a class index in [0, 10) or a class name"),
+    (["--labels", "-1"], "cganzoo: error: --labels: label -1 at position 0 is outside [0, 10)"),
+    (["--labels", "3,7", "--n", "100000000"], "cganzoo: error: 2 label(s) x --n 100000000 is more than 10000 images "
+                                              "for one grid"),
+    (["--labels", "3", "--n", "0"], "cganzoo: error: --n must be at least 1, got 0"),
+])
+def test_bad_sample_requests_are_one_line(tmp_path, toy_plugin, capsys, argv, message):
+    run_dir = tmp_path / "run"
+    assert main(["run", "toy-gan", "--max-steps", "1", "--device", "cpu", "--out", str(run_dir), "--no-progress"]) == 0
+    capsys.readouterr()
+    code = main(["sample", str(run_dir), "-o", str(tmp_path / "g.png"), *argv])
+    err = capsys.readouterr().err
+    assert code in (1, 2) and err.startswith(message) and len(err.strip().splitlines()) == 1, err
