@@ -19,13 +19,11 @@ import platform
 import random
 import shlex
 import shutil
-import signal
 import sys
-import threading
 import time
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable
 
 import numpy as np
 import torch
@@ -48,6 +46,7 @@ from cganzoo.components import (
 )
 from cganzoo.config import RunConfig
 from cganzoo.data.batches import EpochBatches, resize_images
+from cganzoo.divergence import LossWindow, first_bad_loss, first_non_finite
 from cganzoo.errors import (
     CheckpointError,
     ConfigError,
@@ -59,6 +58,7 @@ from cganzoo.errors import (
 from cganzoo.interfaces import ConditionalDiscriminator, ConditionalGenerator, DatasetInfo, LabelledImages
 from cganzoo.registry import Registry
 from cganzoo.sampling import PER_CLASS, class_grid_inputs, generate, save_grid
+from cganzoo.stopping import StopRequest, stop_signals_handled
 
 #: Fields that define what is trained; resuming with any of them changed is an error.
 IDENTITY_FIELDS = ("dataset", "conditioner", "generator", "discriminator", "loss", "latent_dim", "img_size",
@@ -67,8 +67,6 @@ IDENTITY_FIELDS = ("dataset", "conditioner", "generator", "discriminator", "loss
 DATASET_IDENTITY = ("name", "num_classes", "class_names", "shape", "train_size", "sha256")
 #: Real images may exceed [-1, 1] by this much (float rounding) before the first-batch check objects.
 RANGE_TOLERANCE = 1e-3
-#: Signals that stop training cleanly: finish the step, checkpoint, exit.
-STOP_SIGNALS = ("SIGINT", "SIGTERM")
 
 
 def resolve_device(name: str) -> torch.device:
@@ -265,12 +263,10 @@ class Trainer:
         self.step = 0
         total = len(self.batches) * config.epochs
         self.total_steps = min(total, config.max_steps) if config.max_steps else total
-        # Per-step (d_loss, g_loss) of the current log window, on the device: the
-        # window covers steps (last multiple of log_interval, step].
-        self._window = torch.zeros(config.log_interval, 2, device=self.device)
-        self._window_len = 0
+        # Steps (last multiple of log_interval, step]; a checkpoint carries it over a resume.
+        self.losses = LossWindow(config.log_interval, self.device)
         self._last_checkpoint: tuple[int, Path] | None = None
-        self._stop_signal: int | None = None
+        self._stop = StopRequest()
         self._range_checked = False
         if resume:
             self._load_latest()
@@ -401,24 +397,24 @@ class Trainer:
                    dynamic_ncols=True, desc=cfg.model or "train")
         timed_steps, window_start, run_start = 0, time.perf_counter(), time.perf_counter()
         try:
-            with self._stop_signals_handled():
+            with stop_signals_handled() as self._stop:
                 while self.step < self.total_steps:
                     epoch, start = divmod(self.step, per_epoch)
                     for real, labels in self.batches.epoch(epoch, start):
                         if not self._range_checked:
                             self._check_real_range(real)
                         d_loss, g_loss = self.train_step(real, labels)
-                        self._record_losses(d_loss, g_loss)
+                        self.losses.record(d_loss, g_loss)
                         self.step += 1
                         timed_steps += 1
                         bar.update(1)
                         finished = self.step >= self.total_steps
-                        stopping = self._stop_signal is not None
+                        stopping = self._stop.signum is not None
                         log_now = self.step % cfg.log_interval == 0 or finished
                         checkpoint_now = (self.step % cfg.checkpoint_interval == 0 or self.step % per_epoch == 0
                                           or finished or stopping)
                         if log_now or checkpoint_now:
-                            losses = self._window[:self._window_len].double().cpu()  # the only host sync
+                            losses = self.losses.read()  # the only host sync
                             self._check_losses(losses)
                         if log_now:
                             now = time.perf_counter()
@@ -431,7 +427,7 @@ class Trainer:
                             bar.set_postfix(d_loss=f"{d_mean:.4f}", g_loss=f"{g_mean:.4f}",
                                             img_s=f"{images_per_s:.0f}")
                             if self.step % cfg.log_interval == 0:  # a final partial window carries on at resume
-                                self._window_len = 0
+                                self.losses.clear()
                             timed_steps, window_start = 0, time.perf_counter()
                         io_start = time.perf_counter()
                         if self.step % cfg.sample_interval == 0 or finished:
@@ -450,14 +446,6 @@ class Trainer:
         self.log(f"cganzoo: trained to step {self.step} in {elapsed:.1f} s; outputs in {self.run_dir}")
         return self.run_dir
 
-    def _record_losses(self, d_loss: torch.Tensor, g_loss: torch.Tensor) -> None:
-        """Store this step's losses in the device-side window (no host sync)."""
-        if self._window_len == self._window.shape[0]:  # only after a resume with a smaller log_interval
-            self._window = torch.cat([self._window, torch.zeros_like(self._window)])
-        self._window[self._window_len, 0] = d_loss
-        self._window[self._window_len, 1] = g_loss
-        self._window_len += 1
-
     def _check_real_range(self, real: torch.Tensor) -> None:
         """The first batch must lie in ``[-1, 1]``, the range every generator's output layer produces."""
         lo, hi = (v.item() for v in torch.aminmax(real.detach().float()))
@@ -470,34 +458,25 @@ class Trainer:
         self._range_checked = True
 
     def _check_losses(self, losses: torch.Tensor) -> None:
-        """Raise on the first non-finite loss of the window ``losses`` (float ``(n, 2)``: d, g)."""
-        finite = torch.isfinite(losses)
-        if bool(finite.all()):
-            return
-        row = int((~finite).any(dim=1).nonzero()[0, 0])
-        step = self.step - losses.shape[0] + 1 + row
-        bad = [f"{name} loss became {losses[row, j].item()}"
-               for j, name in enumerate(("discriminator", "generator")) if not finite[row, j]]
-        raise TrainingDivergedError(f"{' and the '.join(bad)} at step {step}; " + self._diverged_tail())
+        """Raise on the first non-finite loss of a window read with :meth:`LossWindow.read`."""
+        bad = first_bad_loss(losses, self.step)
+        if bad:
+            raise TrainingDivergedError(f"{bad}; " + self._diverged_tail())
 
     def _check_weights(self) -> None:
         """Raise if a weight, buffer or optimizer moment is NaN or infinite (poisoned without a bad loss yet)."""
         named: list[tuple[str, torch.Tensor]] = []
         for what, module in (("generator", self.generator), ("discriminator", self.discriminator)):
-            named += [(f"{what} tensor {k}", v) for k, v in module.state_dict().items() if v.is_floating_point()]
+            named += [(f"{what} tensor {k}", v) for k, v in module.state_dict().items()]
         for what, opt in (("generator", self.opt_g), ("discriminator", self.opt_d)):
             params = [p for group in opt.param_groups for p in group["params"]]
             for index, param in enumerate(params):
-                named += [(f"{what} optimizer {k} of parameter {index}", v) for k, v in opt.state.get(param, {}).items()
-                          if isinstance(v, torch.Tensor) and v.is_floating_point()]
-        if not named:
-            return
-        ok = torch.stack([torch.isfinite(t).all() for _, t in named]).cpu()
-        if bool(ok.all()):
-            return
-        name = named[int((~ok).nonzero()[0, 0])][0]
-        raise TrainingDivergedError(f"{name} holds NaN or infinite values at step {self.step} (its losses were "
-                                    f"still finite); " + self._diverged_tail())
+                named += [(f"{what} optimizer {k} of parameter {index}", v)
+                          for k, v in opt.state.get(param, {}).items() if isinstance(v, torch.Tensor)]
+        bad = first_non_finite(named)
+        if bad:
+            raise TrainingDivergedError(f"{bad} holds NaN or infinite values at step {self.step} (its losses were "
+                                        f"still finite); " + self._diverged_tail())
 
     def _diverged_tail(self) -> str:
         if self._last_checkpoint is None:
@@ -509,39 +488,11 @@ class Trainer:
                 f"--lr, another --loss or another --seed")
 
     def _raise_interrupted(self) -> None:
-        signum = self._stop_signal or signal.SIGINT
-        name = signal.Signals(signum).name
         step, path = self._last_checkpoint if self._last_checkpoint else (self.step, self.run_dir)
         raise TrainingInterrupted(
-            f"stopped by {name} after step {step}; checkpoint written to {path}. "
+            f"stopped by {self._stop.name} after step {step}; checkpoint written to {path}. "
             f"Resume with: cganzoo run --resume {shlex.quote(str(self.run_dir))}",
-            signal_name=name, signum=int(signum), step=step, run_dir=str(self.run_dir))
-
-    @contextlib.contextmanager
-    def _stop_signals_handled(self) -> Iterator[None]:
-        """While training, SIGINT/SIGTERM ask to stop after the current step (a second one acts at once)."""
-        if threading.current_thread() is not threading.main_thread():
-            yield  # signal handlers can only be set in the main thread
-            return
-        signums = [getattr(signal, name) for name in STOP_SIGNALS if hasattr(signal, name)]
-        # A signal the parent chose to ignore (a background job's SIGINT) stays ignored.
-        previous = {signum: signal.getsignal(signum) for signum in signums
-                    if signal.getsignal(signum) is not signal.SIG_IGN}
-
-        def restore() -> None:
-            for signum, handler in previous.items():
-                signal.signal(signum, handler if handler is not None else signal.SIG_DFL)
-
-        def request_stop(signum: int, frame: Any) -> None:
-            self._stop_signal = signum
-            restore()  # a second Ctrl-C or SIGTERM is not deferred
-
-        for signum in previous:
-            signal.signal(signum, request_stop)
-        try:
-            yield
-        finally:
-            restore()
+            signal_name=self._stop.name, signum=int(self._stop.signum or 2), step=step, run_dir=str(self.run_dir))
 
     def _log_metrics(self, record: dict[str, Any]) -> None:
         path = self.run_dir / "metrics.jsonl"
@@ -580,7 +531,7 @@ class Trainer:
                 optimizer moment is not finite; nothing is written.
             CheckpointError: the checkpoint could not be written; the previous one is kept.
         """
-        self._check_losses(self._window[:self._window_len].double().cpu())
+        self._check_losses(self.losses.read())
         self._check_weights()
         g_tensors, g_meta = flatten_optimizer_state("opt_g", self.opt_g.state_dict())
         d_tensors, d_meta = flatten_optimizer_state("opt_d", self.opt_d.state_dict())
@@ -590,7 +541,7 @@ class Trainer:
                    "rng.noise": self.noise_gen.get_state(),
                    "rng.numpy": torch.from_numpy(np.asarray(np_keys, dtype=np.int64)),
                    "fixed_z": self.fixed_z, "fixed_y": self.fixed_y,
-                   "loss_window": self._window[:self._window_len].float()}
+                   "loss_window": self.losses.state()}
         if self.device.type == "cuda":
             tensors["rng.cuda"] = torch.cuda.get_rng_state(self.device)
         state = {"step": self.step, "epoch": self.step // len(self.batches),
@@ -644,17 +595,13 @@ class Trainer:
                 raise ValueError(f"fixed sample noise has shape {tuple(fixed_z.shape)}, expected "
                                  f"{tuple(self.fixed_z.shape)}")
             self.fixed_z, self.fixed_y = fixed_z.to(self.device), fixed_y.to(self.device)
-            window = tensors["loss_window"].to(self.device)
+            self.losses.load(tensors["loss_window"])
             step = int(state["step"])
-            if step < 0 or window.dim() != 2 or window.shape[1] != 2:
-                raise ValueError(f"step {step} or loss window of shape {tuple(window.shape)} is invalid")
+            if step < 0:
+                raise ValueError(f"step {step} is negative")
         except (KeyError, ValueError, RuntimeError, TypeError, IndexError) as exc:
             raise CheckpointError(f"checkpoint {str(path)!r} is incomplete or corrupt: {exc}") from None
         self.step = step
-        self._window_len = window.shape[0]
-        if self._window_len > self._window.shape[0]:
-            self._window = torch.zeros(self._window_len, 2, device=self.device)
-        self._window[:self._window_len] = window
         self._last_checkpoint = (step, path)
         self._truncate_metrics()
         self.log(f"cganzoo: resumed {self.run_dir} at step {self.step} (epoch {self.step // len(self.batches)})")

@@ -60,7 +60,7 @@ def snapshot(t: Trainer) -> dict[str, object]:
         "rng.torch": torch.get_rng_state(), "rng.noise": t.noise_gen.get_state(),
         "rng.python": random.getstate(), "rng.numpy": np.random.get_state(),
         "fixed_z": t.fixed_z.clone(), "fixed_y": t.fixed_y.clone(),
-        "step": t.step, "window": t._window[:t._window_len].clone(),
+        "step": t.step, "window": t.losses.state().clone(),
     }
 
 
