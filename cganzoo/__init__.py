@@ -28,8 +28,10 @@ from cganzoo.errors import (
     DataError,
     IncompatibleError,
     LabelError,
+    OutputError,
     PluginError,
     TrainingDivergedError,
+    TrainingInterrupted,
     UnknownComponentError,
 )
 from cganzoo.interfaces import (
@@ -77,10 +79,12 @@ __all__ = [
     "LabelError",
     "LabelledImages",
     "Metric",
+    "OutputError",
     "PluginError",
     "RunConfig",
     "TrainedModel",
     "TrainingDivergedError",
+    "TrainingInterrupted",
     "UnknownComponentError",
     "check_labels",
     "create_conditioner",

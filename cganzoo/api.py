@@ -20,10 +20,10 @@ from typing import Any, Callable, Sequence
 
 import torch
 
-from cganzoo.checkpoint import latest_checkpoint, load_checkpoint, load_module_state
+from cganzoo.checkpoint import load_latest_checkpoint, load_module_state
 from cganzoo.components import model_preset
 from cganzoo.config import RunConfig, merge_config, read_config_file, validate_config
-from cganzoo.errors import CheckpointError, LabelError
+from cganzoo.errors import CheckpointError, ConfigError, LabelError
 from cganzoo.interfaces import ConditionalGenerator, DatasetInfo
 from cganzoo.labels import check_labels
 from cganzoo.registry import Registry
@@ -47,6 +47,8 @@ def resolve_config(model: str | None = None, *, config_file: str | Path | None =
     """
     file_layer = read_config_file(config_file) if config_file else {}
     model = model or file_layer.get("model")
+    if model is not None and not isinstance(model, str):
+        raise ConfigError(f"invalid config: model: must be the name of a registered model (got {model!r})")
     preset = model_preset(model, registry=registry) if model else {}
     layers = [preset, file_layer, overrides or {}]
     merged = merge_config(*layers)
@@ -72,7 +74,12 @@ def train(config: RunConfig | dict[str, Any], *, run_dir: str | Path | None = No
         ``samples/step_<N>.png`` and ``checkpoints/``.
 
     Raises:
-        CganzooError: any configuration, data or checkpoint problem (see :mod:`cganzoo.errors`).
+        TrainingInterrupted: SIGINT (Ctrl-C) or SIGTERM stopped the run after a
+            checkpoint; ``train(config, run_dir=..., resume=True)`` continues it exactly.
+        TrainingDivergedError: a loss or weight became NaN or infinite (the
+            message names the first bad step); the last good checkpoint is kept.
+        CganzooError: any other configuration, data, output or checkpoint
+            problem (see :mod:`cganzoo.errors`).
     """
     if isinstance(config, dict):
         config = validate_config(config)
@@ -91,8 +98,10 @@ def read_run_config(run_dir: str | Path) -> tuple[RunConfig, dict[str, Any]]:
     try:
         record = json.loads(path.read_text(encoding="utf-8"))
         return validate_config(record["config"]), record
-    except (OSError, json.JSONDecodeError, KeyError, TypeError) as exc:
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError, KeyError, TypeError) as exc:
         raise CheckpointError(f"{str(path)!r} is missing or not a cganzoo run config: {exc}") from None
+    except ConfigError as exc:
+        raise CheckpointError(f"{str(path)!r} holds an invalid run config ({exc})") from None
 
 
 @dataclass
@@ -140,6 +149,9 @@ class TrainedModel:
                     f"label {label!r} is not a class index in [0, {self.info.num_classes}) or a class name "
                     f"({', '.join(self.info.class_names)})"
                 ) from None
+        if not out:
+            raise LabelError(f"no labels given; name class indices in [0, {self.info.num_classes}) or class names, "
+                             f"e.g. 3,7 or {','.join(self.info.class_names[:2])}")
         y = torch.tensor(out, dtype=torch.int64)
         return check_labels(y, self.info.num_classes, source="--labels")
 
@@ -196,7 +208,12 @@ def load(run_dir: str | Path, *, device: str = "cpu", registry: Registry | None 
     except (KeyError, TypeError, ValueError) as exc:
         raise CheckpointError(f"{run_dir}/config.json has no valid dataset record: {exc}") from None
     generator, _ = build_models(config, info, registry)
-    g_state, _, _, state = load_checkpoint(latest_checkpoint(Path(run_dir)))
+    path, (g_state, _, _, state) = load_latest_checkpoint(Path(run_dir))
     load_module_state(generator, g_state, "generator")
+    try:
+        step = int(state.get("step", 0))
+    except (TypeError, ValueError):
+        raise CheckpointError(f"checkpoint {str(path)!r}: state.json holds step {state.get('step')!r}, "
+                              f"not an integer") from None
     generator.to(resolve_device(device)).eval()
-    return TrainedModel(generator=generator, config=config, info=info, step=int(state.get("step", 0)))
+    return TrainedModel(generator=generator, config=config, info=info, step=step)

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any, Sequence
 
-from cganzoo.errors import CganzooError, ConfigError
+from cganzoo.errors import CganzooError, ConfigError, OutputError, TrainingInterrupted
 
 #: ``cganzoo run`` flags that map one-to-one onto RunConfig fields.
 _RUN_FIELDS: dict[str, tuple[type, str]] = {
@@ -150,10 +150,21 @@ def _sample(args: argparse.Namespace) -> int:
     if args.n < 1:
         raise CganzooError(f"--n must be at least 1, got {args.n}")
     model = load(args.run_dir, device=args.device)
-    images = model.sample(args.labels, n=args.n, seed=args.seed)
-    path = save_grid(images, args.output, nrow=args.n)
+    labels = model.parse_labels(args.labels)
+    if labels.numel() * args.n > _MAX_GRID_IMAGES:
+        raise CganzooError(f"{labels.numel()} label(s) x --n {args.n} is more than {_MAX_GRID_IMAGES} images for "
+                           f"one grid; lower --n, or sample in batches from Python (cganzoo.load(RUN_DIR).sample)")
+    images = model.sample(labels, n=args.n, seed=args.seed)
+    try:
+        path = save_grid(images, args.output, nrow=args.n)
+    except OSError as exc:
+        raise OutputError(f"could not write {str(args.output)!r}: {exc.strerror or exc}") from None
     print(f"wrote {path} ({images.shape[0]} images from step {model.step}, one row per label)")
     return 0
+
+
+#: Most images ``cganzoo sample`` puts in one grid (a bigger PNG is unreadable, and costly to hold in memory).
+_MAX_GRID_IMAGES = 10_000
 
 
 #: Fast-path ``cganzoo run`` flags (RunConfig fields; see cganzoo/fastpath.py).
@@ -271,6 +282,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return _COMMANDS[args.command](args)
+    except TrainingInterrupted as exc:  # not an error: the run stopped cleanly and can be resumed
+        print(f"cganzoo: {exc}", file=sys.stderr)
+        return exc.exit_code
     except CganzooError as exc:
         print(f"cganzoo: error: {exc}", file=sys.stderr)
         return getattr(exc, "exit_code", 1)

@@ -22,6 +22,7 @@ from typing import Protocol, runtime_checkable
 import torch
 from torch import nn
 
+from cganzoo.errors import IncompatibleError
 from cganzoo.labels import check_labels
 
 
@@ -170,7 +171,7 @@ class ConditionalGenerator(nn.Module):
     def __init__(self, conditioner: Conditioner, net: GeneratorNetwork) -> None:
         super().__init__()
         if net.cond_dim != conditioner.cond_dim:
-            raise ValueError(
+            raise IncompatibleError(
                 f"generator network expects cond_dim={net.cond_dim}, conditioner gives "
                 f"{conditioner.cond_dim}"
             )
@@ -213,7 +214,7 @@ class ConditionalDiscriminator(nn.Module):
     def __init__(self, conditioner: Conditioner, net: DiscriminatorNetwork) -> None:
         super().__init__()
         if net.cond_dim != conditioner.cond_dim:
-            raise ValueError(
+            raise IncompatibleError(
                 f"discriminator network expects cond_dim={net.cond_dim}, conditioner gives "
                 f"{conditioner.cond_dim}"
             )

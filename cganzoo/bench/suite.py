@@ -13,7 +13,7 @@ Rows, all in one process and one run:
 Every trainer row goes through :class:`cganzoo.runner.Trainer` and its
 ``train_step``, the code ``cganzoo run`` runs, with the fast-path options of
 the variant set in the run config. The loop around it does what
-``Trainer.run`` does per step (next batch, step, losses summed on the device)
+``Trainer.run`` does per step (next batch, step, losses recorded on the device and read back at the log interval)
 without the progress bar and output files.
 """
 
@@ -22,6 +22,7 @@ from __future__ import annotations
 import functools
 import itertools
 import json
+import math
 import tempfile
 import time
 from dataclasses import asdict, dataclass, field
@@ -305,22 +306,23 @@ class _Bench:
         self.train_size = int(trainer.batches.images.shape[0])
         batches = (b for epoch in itertools.count() for b in trainer.batches.epoch(epoch))
         flops = self.flops_per_image(config, trainer, next(batches))
-        d_sum = torch.zeros((), device=self.device)
-        g_sum = torch.zeros((), device=self.device)
+        window, interval = trainer.losses, config.log_interval
         trainer.generator.train()
         trainer.discriminator.train()
 
-        def step() -> None:  # as Trainer.run does per step, minus the progress bar and outputs
-            nonlocal d_sum, g_sum
+        def read_back() -> float:  # Trainer.run's one host sync per log interval
+            values = window.read()
+            window.clear()
+            return float(values.sum())
+
+        def step() -> None:  # what Trainer.run does per step, minus the progress bar and output files
             d_loss, g_loss = trainer.train_step(*next(batches))
-            d_sum += d_loss
-            g_sum += g_loss
+            window.record(d_loss, g_loss)
+            if len(window) >= interval and not math.isfinite(read_back()):
+                raise FloatingPointError(f"losses became non-finite during the benchmark of {config.model}")
 
         def finish() -> float:
-            value = (d_sum + g_sum).item()
-            d_sum.zero_()
-            g_sum.zero_()
-            return value
+            return read_back() if len(window) else 0.0
 
         return step, finish, flops
 
