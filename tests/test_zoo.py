@@ -178,7 +178,7 @@ def test_an_output_conditioner_needs_a_discriminator_with_features(monkeypatch, 
 
 # -- training and resuming the new models ---------------------------------------------------------
 
-@pytest.mark.parametrize("model", ["wgan-gp", "projection-gan", "acgan"])
+@pytest.mark.parametrize("model", ["wgan-gp", "projection-gan"])
 def test_resume_is_bit_identical_for_the_convolutional_models(model, tmp_path, registry):
     """Every random draw (WGAN-GP's interpolation weights, spectral norm's vectors) is checkpointed."""
     def config(name, steps):

@@ -5,7 +5,17 @@ Each class name is written into a template (``"the digit {name}"`` gives
 :mod:`cganzoo_conditioners.text_encoders`) and kept as a buffer; a learned
 linear projection maps it to ``cond_dim``:
 
-    c = W e(template(name_y)) + b,   e(.) frozen, L2-normalised
+    u(t) = e(t) / |e(t)|,   v(t) = (u(t) - m) / |u(t) - m|,   c = W v(template(name_y)) + b
+
+with ``e`` the frozen encoder and ``m`` the mean of the class texts' ``u``.
+Texts built from one template share most of their embedding (MiniLM, "the
+digit {name}": mean cosine 0.80 between classes; -0.11 after centering). ``W``
+starts ``N(0, 1)`` and ``b`` at 0, so ``c`` starts at the scale of the
+reference's ``nn.Embedding`` (entries ``N(0, 1)``): mean distance between two
+classes' ``c`` is 4.9 at initialisation (the embedding's: 3.9). Measured
+without both (uncentred, PyTorch's default ``Linear`` init): 0.05, and after
+one MNIST epoch the ``cdcgan-word-vectors`` generator had learned to ignore the
+condition (every row of its grid the same digits).
 
 Because the condition is a function of text, a trained generator accepts
 phrasings never seen in training: ``encode_text`` embeds them with the same
@@ -41,7 +51,7 @@ class WordVectorsParams(BaseModel):
         "{name}", description="Text embedded for each class; '{name}' is replaced by the class name "
                               "(MNIST: 'zero'..'nine'), e.g. 'the digit {name}'.")
     cond_dim: int | None = Field(None, ge=1, le=65536, description="Width of the projected condition (default num_classes).")
-    normalize: bool = Field(True, description="L2-normalise text embeddings before the projection.")
+    center: bool = Field(True, description="Subtract the mean class-text embedding, then L2-normalise again.")
 
     @field_validator("template")
     @classmethod
@@ -65,7 +75,7 @@ class WordVectorsConditioner(Conditioner):
         source, format: The text encoder (see :class:`WordVectorsParams`).
         template: ``str.format`` pattern with ``{name}``.
         cond_dim: Width of ``c`` (default ``num_classes``).
-        normalize: L2-normalise embeddings.
+        center: Subtract the mean class-text embedding (see the module docstring).
 
     Shapes:
         ``y`` int64 ``(B,)`` -> ``c`` float32 ``(B, cond_dim)``;
@@ -80,23 +90,36 @@ class WordVectorsConditioner(Conditioner):
 
     def __init__(self, num_classes: int, class_names: tuple[str, ...], role: str = "generator",
                  source: str = PACKAGED_MODEL, format: str = "auto", template: str = "{name}",
-                 cond_dim: int | None = None, normalize: bool = True) -> None:
+                 cond_dim: int | None = None, center: bool = True) -> None:
         super().__init__()
         self.num_classes = num_classes
         self.cond_dim = cond_dim or num_classes
-        self.source, self.format, self.template, self.normalize = source, format, template, normalize
+        self.source, self.format, self.template, self.center = source, format, template, center
         self.class_texts = tuple(template.format(name=name) for name in class_names)
         try:
-            embeddings = self._embed(self.class_texts)
+            unit = self._encode(self.class_texts)
         except LabelError as exc:
             raise ConfigError(f"{exc} (a class text; change template or source)") from None
         # Frozen and computed once; persistent, so a checkpoint holds what G was trained with.
-        self.register_buffer("class_embeddings", embeddings)
-        self.projection = nn.Linear(embeddings.shape[1], self.cond_dim)
+        self.register_buffer("text_mean", unit.mean(dim=0) if center else torch.zeros(unit.shape[1]))
+        self.register_buffer("class_embeddings", self._prepare(unit))
+        self.projection = nn.Linear(unit.shape[1], self.cond_dim)
+        nn.init.normal_(self.projection.weight, 0.0, 1.0)
+        nn.init.zeros_(self.projection.bias)
 
-    def _embed(self, texts: Sequence[str]) -> torch.Tensor:
-        embeddings = load_encoder(self.source, self.format).encode(texts)
-        return F.normalize(embeddings, dim=1) if self.normalize else embeddings
+    def _encode(self, texts: Sequence[str]) -> torch.Tensor:
+        return F.normalize(load_encoder(self.source, self.format).encode(list(texts)), dim=1)
+
+    def _prepare(self, unit: torch.Tensor) -> torch.Tensor:
+        return F.normalize(unit - self.text_mean.to(unit), dim=1) if self.center else unit
+
+    def embed_texts(self, texts: Sequence[str]) -> torch.Tensor:
+        """The frozen input of the projection for arbitrary texts: float ``(K, D)``, as ``class_embeddings``.
+
+        Raises:
+            LabelError: a text has no known word (word2vec/GloVe sources).
+        """
+        return self._prepare(self._encode(texts).to(self.class_embeddings))
 
     def forward(self, y: torch.Tensor) -> torch.Tensor:
         return self.projection(self.class_embeddings[y])
@@ -107,5 +130,4 @@ class WordVectorsConditioner(Conditioner):
         Raises:
             LabelError: a text has no known word (word2vec/GloVe sources).
         """
-        embeddings = self._embed(list(texts)).to(self.class_embeddings)
-        return self.projection(embeddings)
+        return self.projection(self.embed_texts(texts))

@@ -192,6 +192,10 @@ def register_models(register):
              description="DCGAN networks at 28 px with mlp-cgan's other choices: learned embedding, least squares")
     register("cdcgan", _dcgan("embedding", "non-saturating"),
              description="conditional DCGAN at 28 px: learned embedding on both sides, non-saturating BCE")
+    register("cdcgan-word-vectors",
+             _dcgan({"name": "word-vectors", "params": {"template": "the digit {name}"}}, "non-saturating"),
+             description="cdcgan with labels as text (all-MiniLM-L6-v2, 'the digit {name}'): samples from unseen "
+                         "phrasings; needs cganzoo[text]")
     register("acgan", _dcgan("auxiliary-classifier", "non-saturating"),
              description="AC-GAN (Odena et al. 2017): DCGAN networks, D predicts the class, non-saturating BCE")
     register("projection-gan", _dcgan({"name": "projection", "params": {"spectral_norm": True}}, "hinge",

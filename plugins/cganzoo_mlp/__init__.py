@@ -161,7 +161,3 @@ def register_models(register):
              description="mlp-cgan with the BatchNorm the reference meant (eps=1e-5, momentum=0.2)")
     register("mlp-cgan-one-hot", {**_REFERENCE, "conditioner": {"name": "one-hot"}},
              description="mlp-cgan conditioned on one-hot labels, as the paper (Mirza & Osindero 2014, Sec. 4.1)")
-    register("mlp-cgan-word-vectors",
-             {**_REFERENCE, "conditioner": {"name": "word-vectors", "params": {"template": "the digit {name}"}}},
-             description="mlp-cgan with labels as text (all-MiniLM-L6-v2, 'the digit {name}'); "
-                         "samples from unseen phrasings; needs cganzoo[text]")
