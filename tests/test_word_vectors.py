@@ -41,11 +41,13 @@ def glove(tmp_path):
 
 @pytest.fixture(autouse=True)
 def fresh_encoders():
-    from cganzoo_conditioners.text_encoders import load_encoder
+    from cganzoo_conditioners.text_encoders import _encode_once, load_encoder
 
     load_encoder.cache_clear()
+    _encode_once.cache_clear()
     yield
     load_encoder.cache_clear()
+    _encode_once.cache_clear()
 
 
 @needs_gensim
@@ -74,7 +76,9 @@ def test_class_names_are_embedded_once_from_a_vector_file(tmp_path, header, monk
     torch.testing.assert_close(plain.class_embeddings, unit)
     for _ in range(5):  # training steps never run the encoder again
         assert cond(torch.arange(10)).shape == (10, 4)
-    assert len(calls) == 2  # once per conditioner built, never per step
+    create_conditioner("word-vectors", {"source": str(path), "template": "the digit {name}"}, info=MNIST,
+                       role="discriminator")
+    assert len(calls) == 1  # never per step; the other conditioners built reuse the first's class texts
     assert [name for name, _ in cond.named_parameters()] == ["projection.weight", "projection.bias"]
     assert {"class_embeddings", "text_mean"} <= set(cond.state_dict())  # saved with the checkpoint
 

@@ -32,32 +32,36 @@ def main() -> None:
     parser.add_argument("run_dir", type=Path)
     parser.add_argument("-o", "--output", type=Path, required=True)
     parser.add_argument("--n", type=int, default=10)
+    parser.add_argument("--labels", default=",".join(LABELS), help="comma-separated labels (default: the docs' list)")
     args = parser.parse_args()
+    labels = [part.strip() for part in args.labels.split(",") if part.strip()]
 
     model = cganzoo.load(args.run_dir)
     cond = model.conditioner
     names = model.info.class_names
     with torch.no_grad():
         class_c = cond(torch.arange(len(names)))
-        texts = [label for label in LABELS if label.lower() not in names]
+        items = model.parse_conditions(labels)  # class index, or free text
+        texts = [item for item in items if isinstance(item, str)]
         from cganzoo_conditioners.text_encoders import load_encoder
 
         encoder = load_encoder(cond.source, cond.format)
         # Cosine similarity in the encoder's own space (before the conditioner centres it).
-        cosine = F.normalize(encoder.encode(texts), dim=1) @ F.normalize(encoder.encode(cond.class_texts), dim=1).T
-        label_c = model.conditions(LABELS)
+        cosine = (F.normalize(encoder.encode(texts), dim=1) @ F.normalize(encoder.encode(cond.class_texts), dim=1).T
+                  if texts else None)
+        label_c = model.conditions(items)
     print(f"run {args.run_dir} (step {model.step}), template {cond.template!r}\n")
     print("| label | seen in training? | nearest class text (cosine) | nearest class by condition c "
           "(distance ratio 1st/2nd) |")
     print("| --- | --- | --- | --- |")
-    for i, label in enumerate(LABELS):
+    for i, label in enumerate(labels):
         distances = (class_c - label_c[i]).norm(dim=1)
         nearest = distances.topk(2, largest=False)
         by_c = f"{names[int(nearest.indices[0])]} ({(nearest.values[0] / nearest.values[1]).item():.2f})"
-        if label.lower() in names:
-            seen, by_text = "yes (class name)", f"{label} (1.00)"
+        if isinstance(items[i], int):
+            seen, by_text = "yes (class)", f"{names[items[i]]} (1.00)"
         else:
-            row = cosine[texts.index(label)]
+            row = cosine[texts.index(items[i])]
             best = int(row.argmax())
             seen = "no" if label != cond.class_texts[best] else "as free text, equal to a class text"
             by_text = f"{cond.class_texts[best]!r} ({row[best].item():.2f})"
@@ -66,9 +70,9 @@ def main() -> None:
     z = torch.randn(args.n, model.generator.latent_dim, generator=torch.Generator().manual_seed(0))
     model.generator.eval()
     with torch.no_grad():
-        images = model.generator.from_condition(z.repeat(len(LABELS), 1), label_c.repeat_interleave(args.n, dim=0))
+        images = model.generator.from_condition(z.repeat(len(labels), 1), label_c.repeat_interleave(args.n, dim=0))
     path = cganzoo.save_grid(images, args.output, nrow=args.n)
-    print(f"\nwrote {path}: {len(LABELS)} rows (labels in the order above) x {args.n} samples, "
+    print(f"\nwrote {path}: {len(labels)} rows (labels in the order above) x {args.n} samples, "
           "column j with the same noise z_j (seed 0)")
 
 

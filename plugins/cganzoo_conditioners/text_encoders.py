@@ -170,3 +170,20 @@ def load_encoder(source: str, fmt: str = "auto") -> SentenceEncoder | KeyedVecto
     if kind == "sentence-transformers":
         return SentenceEncoder(path, source)
     return KeyedVectorsEncoder(path, kind)
+
+
+@functools.lru_cache(maxsize=32)
+def _encode_once(source: str, fmt: str, texts: tuple[str, ...]) -> torch.Tensor:
+    return load_encoder(source, fmt).encode(texts)
+
+
+def encode_texts(source: str, fmt: str, texts: Sequence[str]) -> torch.Tensor:
+    """float32 ``(K, dim)`` embeddings of ``texts``; the same texts are encoded once per process.
+
+    The generator's and the discriminator's conditioners embed the same class
+    texts: the second gets the first's result.
+
+    Raises:
+        LabelError: a text cannot be encoded (no known word in a vector file).
+    """
+    return _encode_once(source, fmt, tuple(texts)).clone()

@@ -34,7 +34,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from torch import nn
 
 from cganzoo import ConfigError, Conditioner, LabelError
-from cganzoo_conditioners.text_encoders import PACKAGED_MODEL, load_encoder
+from cganzoo_conditioners.text_encoders import PACKAGED_MODEL, encode_texts
 
 
 class WordVectorsParams(BaseModel):
@@ -108,7 +108,7 @@ class WordVectorsConditioner(Conditioner):
         nn.init.zeros_(self.projection.bias)
 
     def _encode(self, texts: Sequence[str]) -> torch.Tensor:
-        return F.normalize(load_encoder(self.source, self.format).encode(list(texts)), dim=1)
+        return F.normalize(encode_texts(self.source, self.format, texts), dim=1)
 
     def _prepare(self, unit: torch.Tensor) -> torch.Tensor:
         return F.normalize(unit - self.text_mean.to(unit), dim=1) if self.center else unit
