@@ -134,33 +134,84 @@ class TrainedModel:
         Raises:
             LabelError: a label is neither a valid index nor a class name.
         """
+        items = self._parse(labels, allow_text=False)
+        y = torch.tensor(items, dtype=torch.int64)
+        return check_labels(y, self.info.num_classes, source="--labels")
+
+    def parse_conditions(self, labels: Sequence[int | str] | str) -> list[int | str]:
+        """Each label as a class index, or kept as free text if the conditioner accepts text.
+
+        ``"seven, digit three"`` gives ``[7, "digit three"]`` with the
+        ``word-vectors`` conditioner; with any other conditioner free text is
+        an error.
+
+        Raises:
+            LabelError: an index is out of range, or free text with a conditioner that takes none.
+        """
+        items = self._parse(labels, allow_text=bool(getattr(self.conditioner, "accepts_text", False)))
+        indices = torch.tensor([i for i in items if isinstance(i, int)], dtype=torch.int64)
+        check_labels(indices, self.info.num_classes, source="--labels")
+        return items
+
+    def _parse(self, labels: Sequence[int | str] | str, allow_text: bool) -> list[int | str]:
         if isinstance(labels, str):
             labels = [part.strip() for part in labels.split(",") if part.strip()]
         names = {name.lower(): i for i, name in enumerate(self.info.class_names)}
-        out = []
+        out: list[int | str] = []
         for label in labels:
-            if isinstance(label, str) and label.lower() in names:
-                out.append(names[label.lower()])
+            if isinstance(label, str) and label.strip().lower() in names:
+                out.append(names[label.strip().lower()])
                 continue
             try:
                 out.append(int(label))
+                continue
             except (TypeError, ValueError):
-                raise LabelError(
-                    f"label {label!r} is not a class index in [0, {self.info.num_classes}) or a class name "
-                    f"({', '.join(self.info.class_names)})"
-                ) from None
+                pass
+            if allow_text and isinstance(label, str) and label.strip():
+                out.append(label.strip())
+                continue
+            name = self.config.conditioner_for("generator").name
+            raise LabelError(
+                f"label {label!r} is not a class index in [0, {self.info.num_classes}) or a class name "
+                f"({', '.join(self.info.class_names)}); conditioner {name!r} takes no free text "
+                "(the word-vectors conditioner does)"
+            ) from None
         if not out:
             raise LabelError(f"no labels given; name class indices in [0, {self.info.num_classes}) or class names, "
                              f"e.g. 3,7 or {','.join(self.info.class_names[:2])}")
-        y = torch.tensor(out, dtype=torch.int64)
-        return check_labels(y, self.info.num_classes, source="--labels")
+        return out
+
+    @torch.no_grad()
+    def conditions(self, labels: Sequence[int | str] | str) -> torch.Tensor:
+        """Condition tensors for labels: class indices, class names or (text conditioners) free text.
+
+        Returns:
+            float ``(K, cond_dim)`` on the model's device, one row per label.
+
+        Raises:
+            LabelError: as :meth:`parse_conditions`, or a text cannot be encoded.
+        """
+        items = self.parse_conditions(labels)
+        rows: list[torch.Tensor | None] = [None] * len(items)
+        indices = [k for k, item in enumerate(items) if isinstance(item, int)]
+        texts = [k for k, item in enumerate(items) if isinstance(item, str)]
+        if indices:
+            y = torch.tensor([items[k] for k in indices], dtype=torch.int64, device=self.device)
+            for k, row in zip(indices, self.conditioner(y)):
+                rows[k] = row
+        if texts:
+            for k, row in zip(texts, self.conditioner.encode_text([items[k] for k in texts])):
+                rows[k] = row
+        return torch.stack(rows)
 
     @torch.no_grad()
     def sample(self, labels: Sequence[int | str] | str | torch.Tensor, n: int = 10, seed: int = 0) -> torch.Tensor:
         """Draw ``n`` images of each label.
 
         Args:
-            labels: Class indices, class names, or a comma-separated string of them.
+            labels: Class indices, class names, free text (conditioners that
+                accept it, e.g. ``word-vectors``: ``"seven,digit three"``), or
+                a comma-separated string of them.
             n: Images per label.
             seed: Seeds the noise ``z ~ N(0, 1)``.
 
@@ -174,15 +225,24 @@ class TrainedModel:
         """
         if n < 1:
             raise ValueError(f"n must be at least 1, got {n}")
-        y = check_labels(labels, self.info.num_classes, source="labels") if isinstance(labels, torch.Tensor) \
-            else self.parse_labels(labels)
-        y = y.repeat_interleave(n).to(self.device)
+        if isinstance(labels, torch.Tensor):
+            y = check_labels(labels, self.info.num_classes, source="labels")
+            c = None
+        else:
+            items = self.parse_conditions(labels)
+            if all(isinstance(item, int) for item in items):
+                y, c = torch.tensor(items, dtype=torch.int64), None
+            else:
+                y, c = None, self.conditions(items)
+        count = (y.numel() if c is None else c.shape[0]) * n
         gen = torch.Generator(device="cpu").manual_seed(seed)
-        z = torch.randn(y.numel(), self.generator.latent_dim, generator=gen).to(self.device)
+        z = torch.randn(count, self.generator.latent_dim, generator=gen).to(self.device)
         was_training = self.generator.training
         self.generator.eval()
         try:
-            return self.generator(z, y).float()
+            if c is None:
+                return self.generator(z, y.repeat_interleave(n).to(self.device)).float()
+            return self.generator.from_condition(z, c.repeat_interleave(n, dim=0)).float()
         finally:
             self.generator.train(was_training)
 

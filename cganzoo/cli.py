@@ -35,7 +35,9 @@ _RUN_FIELDS: dict[str, tuple[type, str]] = {
 #: Flags that pick a component by name.
 _COMPONENT_FLAGS = {
     "dataset": "data set (default mnist)",
-    "conditioner": "conditioner for G and D (see `cganzoo list conditioner`)",
+    "conditioner": "conditioner for G and D, each built for its side (see `cganzoo list conditioner`)",
+    "generator_conditioner": "conditioner for G only, overriding --conditioner there",
+    "discriminator_conditioner": "conditioner for D only, overriding --conditioner there",
     "loss": "adversarial loss (see `cganzoo list loss`)",
     "generator": "generator network (see `cganzoo list generator`)",
     "discriminator": "discriminator network (see `cganzoo list discriminator`)",
@@ -77,7 +79,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     sample = sub.add_parser("sample", help="draw a sample grid from a trained run")
     sample.add_argument("run_dir", type=Path, metavar="RUN_DIR")
-    sample.add_argument("--labels", required=True, help="comma-separated class indices or names, e.g. 3,7 or three,seven")
+    sample.add_argument("--labels", required=True, help="comma-separated class indices or names, e.g. 3,7 or three,seven; with the "
+                        "word-vectors conditioner also free text, e.g. \"seven,digit three\"")
     sample.add_argument("--n", type=int, default=10, help="images per label (default 10); one row per label")
     sample.add_argument("-o", "--output", type=Path, default=Path("samples.png"), help="PNG to write (default samples.png)")
     sample.add_argument("--seed", type=int, default=0, help="noise seed (default 0)")

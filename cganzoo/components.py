@@ -64,14 +64,35 @@ def create_dataset(name: str, params: dict[str, Any] | None = None, *, data_dir:
 
 
 def create_conditioner(name: str, params: dict[str, Any] | None = None, *, info: DatasetInfo,
-                       registry: Registry | None = None) -> Conditioner:
-    """Build a conditioner for a data set's classes."""
+                       role: str = "generator", registry: Registry | None = None) -> Conditioner:
+    """Build a conditioner for a data set's classes, for one side of the GAN.
+
+    Args:
+        name: Registered conditioner name.
+        params: Its options.
+        info: The data set (class count and names).
+        role: ``"generator"`` or ``"discriminator"``: the side it conditions.
+        registry: Component registry (default: installed plugins).
+
+    Raises:
+        IncompatibleError: the conditioner cannot serve ``role``.
+        TypeError: the factory returned no :class:`Conditioner` with an integer ``cond_dim >= 0``.
+    """
+    if role not in ("generator", "discriminator"):
+        raise ValueError(f"role must be 'generator' or 'discriminator', got {role!r}")
     conditioner = get_registry(registry).create(
-        "conditioner", name, params, num_classes=info.num_classes, class_names=tuple(info.class_names)
+        "conditioner", name, params, num_classes=info.num_classes, class_names=tuple(info.class_names), role=role
     )
+    if not isinstance(conditioner, Conditioner):
+        raise TypeError(f"conditioner {name!r} factory returned {type(conditioner).__name__}, not a Conditioner")
     cond_dim = getattr(conditioner, "cond_dim", None)
-    if not isinstance(cond_dim, int) or cond_dim < 1:
-        raise PluginError(f"conditioner {name!r} has no positive integer cond_dim (got {cond_dim!r})")
+    if not isinstance(cond_dim, int) or cond_dim < 0:
+        raise PluginError(f"conditioner {name!r} has no non-negative integer cond_dim (got {cond_dim!r})")
+    if role == "generator" and conditioner.reads_features:
+        raise IncompatibleError(f"conditioner {name!r} built for the generator conditions a discriminator's "
+                                "features; it cannot condition a generator")
+    # Error messages about combinations name components as the user wrote them.
+    conditioner.component_name = name
     return conditioner
 
 
@@ -99,10 +120,17 @@ def create_discriminator(name: str, params: dict[str, Any] | None = None, *, con
     """Build ``D(x, y)``: the discriminator network ``name`` around ``conditioner``.
 
     Raises:
-        IncompatibleError: the network cannot take ``img_shape``.
+        IncompatibleError: the network cannot take ``img_shape``, or ``conditioner``
+            reads features the network does not expose.
     """
     net = get_registry(registry).create("discriminator", name, params, cond_dim=conditioner.cond_dim,
                                      img_shape=tuple(img_shape))
+    if conditioner.reads_features and not getattr(net, "feature_dim", None):
+        raise IncompatibleError(
+            f"conditioner {getattr(conditioner, 'component_name', type(conditioner).__name__)!r} conditions the "
+            f"discriminator's features, but discriminator {name!r} exposes none (no feature_dim); "
+            "pick a discriminator that does (see docs/plugins.md), or another conditioner"
+        )
     return ConditionalDiscriminator(conditioner, net)
 
 

@@ -47,7 +47,11 @@ class RunConfig(BaseModel):
     model: str | None = Field(None, description="Model preset this config started from, if any.")
     dataset: ComponentSpec = Field(ComponentSpec(name="mnist"), description="Dataset source.")
     conditioner: ComponentSpec = Field(ComponentSpec(name="embedding"),
-                                       description="Conditioner; G and D each own an instance.")
+                                       description="Conditioner; G and D each own an instance, built for their role.")
+    generator_conditioner: ComponentSpec | None = Field(
+        None, description="Conditioner of the generator only, if not `conditioner` (e.g. word-vectors for G).")
+    discriminator_conditioner: ComponentSpec | None = Field(
+        None, description="Conditioner of the discriminator only, if not `conditioner` (e.g. projection for D).")
     generator: ComponentSpec = Field(ComponentSpec(name="mlp"), description="Generator network.")
     discriminator: ComponentSpec = Field(ComponentSpec(name="mlp"), description="Discriminator network.")
     loss: ComponentSpec = Field(ComponentSpec(name="mse"), description="Adversarial loss.")
@@ -88,6 +92,11 @@ class RunConfig(BaseModel):
         if value in ("auto", "cpu", "cuda") or (value.startswith("cuda:") and value[5:].isdigit()):
             return value
         raise ValueError(f"device must be 'auto', 'cpu', 'cuda' or 'cuda:N', got {value!r}")
+
+    def conditioner_for(self, role: str) -> ComponentSpec:
+        """The conditioner of one side: ``"generator"`` or ``"discriminator"``."""
+        side = self.generator_conditioner if role == "generator" else self.discriminator_conditioner
+        return side or self.conditioner
 
     def to_json_dict(self) -> dict[str, Any]:
         """The config as plain JSON types."""
@@ -154,7 +163,8 @@ def merge_config(*layers: dict[str, Any]) -> dict[str, Any]:
     return merged
 
 
-_COMPONENT_FIELDS = ("dataset", "conditioner", "generator", "discriminator", "loss")
+_COMPONENT_FIELDS = ("dataset", "conditioner", "generator_conditioner", "discriminator_conditioner",
+                     "generator", "discriminator", "loss")
 
 
 def _as_spec_dict(value: Any) -> dict[str, Any] | None:

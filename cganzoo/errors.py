@@ -38,6 +38,10 @@ class IncompatibleError(ConfigError):
     """A combination of components cannot work together (found before training starts)."""
 
 
+class OptionalDependencyError(ConfigError):
+    """A component needs an optional package that is not installed; the message says what to install."""
+
+
 class LabelError(CganzooError, ValueError):
     """Condition labels ``y`` are out of range, of a wrong dtype or shape."""
 

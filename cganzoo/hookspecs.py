@@ -50,14 +50,43 @@ def register_datasets(register):  # pragma: no cover - specification only
 
 @hookspec
 def register_conditioners(register):  # pragma: no cover - specification only
-    """Register conditioners: modules mapping labels ``y`` to a condition tensor.
+    """Register conditioners: modules mapping labels ``y`` to conditions.
 
     Call ``register(name, factory, params=ParamsModel, description="...")``.
-    ``factory(num_classes: int, class_names: tuple[str, ...], **params)``
-    returns a :class:`cganzoo.interfaces.Conditioner`, an ``nn.Module`` with an
-    integer attribute ``cond_dim`` whose ``forward(y)`` maps int64 labels
-    ``(B,)`` to a float tensor ``(B, cond_dim)``. The generator and the
-    discriminator each get their own instance.
+    ``factory(num_classes: int, class_names: tuple[str, ...], role: str, **params)``
+    returns a :class:`cganzoo.interfaces.Conditioner` (subclass it). ``role``
+    is ``"generator"`` or ``"discriminator"``: the generator and the
+    discriminator each get their own instance, built with their role, so a
+    conditioner decides what it does on each side. A conditioner that cannot
+    serve a role raises :class:`cganzoo.errors.IncompatibleError` saying why.
+
+    The instance sets an integer ``cond_dim`` (0 allowed: no input
+    conditioning) and ``num_classes``; ``forward(y)`` maps int64 labels ``(B,)``
+    to a float tensor ``(B, cond_dim)`` that the network takes as extra
+    input. Discriminator-side conditioners may instead (or also) act on the
+    discriminator's features (``reads_features = True``, ``bind_features``,
+    ``condition_output``: projection) and add auxiliary loss terms
+    (``generator_loss``, ``discriminator_loss``: AC-GAN's class
+    cross-entropy); conditioners that set ``accepts_text = True`` implement
+    ``encode_text(texts)`` for free-text labels at sampling time. The
+    :class:`cganzoo.interfaces.Conditioner` docstring is the reference.
+
+    A run uses ``conditioner`` for both sides unless ``generator_conditioner``
+    or ``discriminator_conditioner`` name another one for that side.
+
+    Example::
+
+        class Doubled(Conditioner):
+            def __init__(self, num_classes, class_names, role):
+                super().__init__()
+                self.num_classes, self.cond_dim = num_classes, 2 * num_classes
+
+            def forward(self, y):
+                return F.one_hot(y, self.num_classes).float().repeat(1, 2)
+
+        @hookimpl
+        def register_conditioners(register):
+            register("doubled-one-hot", Doubled, description="one-hot code, twice")
     """
 
 
@@ -78,10 +107,16 @@ def register_networks(register):  # pragma: no cover - specification only
     img_shape: tuple[int, int, int], **params)`` and returns a
     :class:`cganzoo.interfaces.DiscriminatorNetwork`: ``forward(x, c)`` maps
     images ``(B, C, H, W)`` and ``c (B, cond_dim)`` to logits ``(B,)``
-    (unbounded; no sigmoid).
+    (unbounded; no sigmoid). ``cond_dim`` may be 0 (the conditioner acts on
+    the output only). To serve output conditioners (projection, AC-GAN) it
+    also sets ``feature_dim`` and implements ``features(x, c) -> (B,
+    feature_dim)`` and ``output(h) -> (B,)`` with ``forward(x, c) ==
+    output(features(x, c))``.
 
-    A factory raises :class:`cganzoo.errors.IncompatibleError` for an image
-    shape it cannot handle.
+    Either network may set ``min_batch_size`` (default 1) if it cannot train
+    on smaller batches (BatchNorm1d needs 2). A factory raises
+    :class:`cganzoo.errors.IncompatibleError` for an image shape it cannot
+    handle, naming the shapes it can.
     """
 
 
@@ -91,8 +126,16 @@ def register_losses(register):  # pragma: no cover - specification only
 
     Call ``register(name, factory, params=ParamsModel, description="...")``.
     ``factory(**params)`` returns a :class:`cganzoo.interfaces.AdversarialLoss`:
-    pure functions of logits returning scalar losses. A loss never touches an
+    pure functions of logits returning scalar losses,
+    ``discriminator_loss(real_logits, fake_logits)`` and
+    ``generator_loss(fake_logits)``, logits ``(B,)``. A loss never touches an
     optimizer; the runner owns every ``backward()`` and ``step()``.
+
+    A loss with a penalty on the discriminator (WGAN-GP) also implements
+    ``discriminator_penalty(critic, real, fake, generator) -> scalar``, where
+    ``critic(x)`` gives D's logits ``(B,)`` for images ``x`` (the condition
+    bound to the real batch's labels); set ``per_sample_discriminator = True``
+    if the penalty is invalid with BatchNorm in D (checked before training).
     """
 
 

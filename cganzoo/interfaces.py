@@ -17,12 +17,12 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Protocol, runtime_checkable
+from typing import Protocol, Sequence, runtime_checkable
 
 import torch
 from torch import nn
 
-from cganzoo.errors import IncompatibleError
+from cganzoo.errors import IncompatibleError, LabelError
 from cganzoo.labels import check_labels
 
 
@@ -96,18 +96,62 @@ class LabelledImages:
             check_labels(labels, self.info.num_classes, source=f"{self.info.name} {split} split")
 
 
+@dataclass
+class DiscriminatorOutput:
+    """Everything a discriminator computes for one batch.
+
+    Attributes:
+        logits: ``(B,)`` real/fake logits, unbounded, higher means "real".
+        class_logits: ``(B, num_classes)`` class logits when the discriminator
+            has a class head (AC-GAN, Odena et al. 2017), else ``None``.
+    """
+
+    logits: torch.Tensor
+    class_logits: torch.Tensor | None = None
+
+
 class Conditioner(nn.Module, ABC):
-    """Maps condition labels ``y`` to a condition tensor ``c``.
+    """Maps condition labels ``y`` to a condition tensor ``c``, and says how it conditions its side.
+
+    A conditioner factory is told its ``role``, ``"generator"`` or
+    ``"discriminator"``; G and D each get their own instance, and a conditioner
+    may do different things on each side (``projection`` is a learned embedding
+    on the generator side and an inner product with D's features on the
+    discriminator side).
+
+    Three ways to condition, all through this one interface:
+
+    * **input**: ``forward(y)`` gives ``c (B, cond_dim)``, which the network
+      takes as extra input (concatenated to ``z`` in G, to the image in D).
+      ``cond_dim = 0`` means the conditioner adds no input.
+    * **output** (discriminator side only): a conditioner with
+      :attr:`reads_features` set acts on the discriminator network's
+      penultimate features ``h (B, F)`` (:meth:`DiscriminatorNetwork.features`).
+      :meth:`bind_features` builds its parameters once ``F`` is known, and
+      :meth:`condition_output` turns ``(h, logits, y)`` into a
+      :class:`DiscriminatorOutput` (projection adds ``<embed(y), h>`` to the
+      logits; AC-GAN adds class logits).
+    * **auxiliary losses** (discriminator side): :meth:`generator_loss` and
+      :meth:`discriminator_loss` return terms the runner adds to the
+      adversarial losses (AC-GAN's class cross-entropy), or ``None``.
+
+    A conditioner that accepts free text (:attr:`accepts_text`) implements
+    :meth:`encode_text`, so a trained generator can be sampled with label
+    phrasings never seen in training.
 
     Subclasses set :attr:`cond_dim` and :attr:`num_classes` in ``__init__``.
 
     Attributes:
-        cond_dim: Width of the condition tensor.
+        cond_dim: Width of the condition tensor given to the network (0: none).
         num_classes: Labels accepted are ``[0, num_classes)``.
+        reads_features: This discriminator-side conditioner acts on D's features.
+        accepts_text: :meth:`encode_text` maps arbitrary strings to conditions.
     """
 
     cond_dim: int
     num_classes: int
+    reads_features: bool = False
+    accepts_text: bool = False
 
     @abstractmethod
     def forward(self, y: torch.Tensor) -> torch.Tensor:
@@ -120,13 +164,79 @@ class Conditioner(nn.Module, ABC):
             Float tensor ``(B, cond_dim)``.
         """
 
+    def encode_text(self, texts: Sequence[str]) -> torch.Tensor:
+        """Conditions for free-text labels (conditioners with :attr:`accepts_text` only).
+
+        Args:
+            texts: ``K`` label phrasings, e.g. ``["digit three", "a seven"]``.
+
+        Returns:
+            Float tensor ``(K, cond_dim)`` on this module's device.
+
+        Raises:
+            LabelError: this conditioner takes class labels only, or a text
+                cannot be encoded (the message names it).
+        """
+        raise LabelError(f"{type(self).__name__} takes class labels only, not free text such as {texts[0]!r}")
+
+    def bind_features(self, feature_dim: int) -> None:
+        """Build the parameters that depend on D's feature width (output conditioners).
+
+        Called once by :class:`ConditionalDiscriminator` when
+        :attr:`reads_features` is set, before any optimizer is built.
+
+        Args:
+            feature_dim: Width ``F`` of the discriminator network's features.
+        """
+
+    def condition_output(self, features: torch.Tensor, logits: torch.Tensor, y: torch.Tensor) -> DiscriminatorOutput:
+        """Condition D's output on ``y`` (output conditioners).
+
+        Args:
+            features: float ``(B, F)``, the network's penultimate features.
+            logits: ``(B,)``, the network's unconditional logits ``output(features)``.
+            y: int64 labels ``(B,)``.
+
+        Returns:
+            The conditioned :class:`DiscriminatorOutput`.
+        """
+        return DiscriminatorOutput(logits)
+
+    def generator_loss(self, fake: DiscriminatorOutput, y: torch.Tensor) -> torch.Tensor | None:
+        """A scalar the generator minimises besides the adversarial loss, or ``None``.
+
+        Args:
+            fake: D's output on the generated batch (gradients flow into G).
+            y: int64 ``(B,)``, the labels the batch was generated for.
+        """
+        return None
+
+    def discriminator_loss(self, real: DiscriminatorOutput, y_real: torch.Tensor,
+                           fake: DiscriminatorOutput, y_fake: torch.Tensor) -> torch.Tensor | None:
+        """A scalar the discriminator minimises besides the adversarial loss, or ``None``.
+
+        Args:
+            real: D's output on the real batch, whose labels are ``y_real (B,)``.
+            fake: D's output on the detached generated batch, labels ``y_fake (B,)``.
+        """
+        return None
+
 
 class GeneratorNetwork(nn.Module, ABC):
-    """A generator body: ``(z, c) -> x``."""
+    """A generator body: ``(z, c) -> x``.
+
+    Attributes:
+        latent_dim: Width of ``z``.
+        cond_dim: Width of ``c``.
+        img_shape: ``(C, H, W)`` of the images it makes.
+        min_batch_size: Smallest batch it can train on (2 where ``BatchNorm1d``
+            normalises over the batch alone); checked before training.
+    """
 
     latent_dim: int
     cond_dim: int
     img_shape: tuple[int, int, int]
+    min_batch_size: int = 1
 
     @abstractmethod
     def forward(self, z: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
@@ -142,10 +252,24 @@ class GeneratorNetwork(nn.Module, ABC):
 
 
 class DiscriminatorNetwork(nn.Module, ABC):
-    """A discriminator body: ``(x, c) -> logits``."""
+    """A discriminator body: ``(x, c) -> logits``.
+
+    A network that can serve output conditioners (projection, AC-GAN) splits
+    itself in two, :meth:`features` (everything up to the last layer) and
+    :meth:`output` (the last, unconditional layer), so that
+    ``forward(x, c) == output(features(x, c))``, and sets :attr:`feature_dim`.
+
+    Attributes:
+        cond_dim: Width of the ``c`` it takes as input (0: no input conditioning).
+        img_shape: ``(C, H, W)`` of the images it scores.
+        feature_dim: Width of :meth:`features`, or ``None`` if it exposes none.
+        min_batch_size: Smallest batch it can train on.
+    """
 
     cond_dim: int
     img_shape: tuple[int, int, int]
+    feature_dim: int | None = None
+    min_batch_size: int = 1
 
     @abstractmethod
     def forward(self, x: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
@@ -159,6 +283,14 @@ class DiscriminatorNetwork(nn.Module, ABC):
             Logits ``(B,)``: unbounded real scores, higher means "real".
         """
 
+    def features(self, x: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+        """Penultimate features, float ``(B, feature_dim)`` (networks with a :attr:`feature_dim`)."""
+        raise NotImplementedError(f"{type(self).__name__} exposes no features")
+
+    def output(self, features: torch.Tensor) -> torch.Tensor:
+        """The last, unconditional layer: features ``(B, feature_dim)`` -> logits ``(B,)``."""
+        raise NotImplementedError(f"{type(self).__name__} exposes no features")
+
 
 class ConditionalGenerator(nn.Module):
     """``G(z, y)``: a conditioner and a generator network, composed.
@@ -166,6 +298,9 @@ class ConditionalGenerator(nn.Module):
     Args:
         conditioner: Maps labels to ``(B, cond_dim)``.
         net: Generator network built for ``conditioner.cond_dim``.
+
+    Raises:
+        IncompatibleError: the conditioner only conditions a discriminator's output.
     """
 
     def __init__(self, conditioner: Conditioner, net: GeneratorNetwork) -> None:
@@ -174,6 +309,11 @@ class ConditionalGenerator(nn.Module):
             raise IncompatibleError(
                 f"generator network expects cond_dim={net.cond_dim}, conditioner gives "
                 f"{conditioner.cond_dim}"
+            )
+        if conditioner.reads_features:
+            raise IncompatibleError(
+                f"conditioner {type(conditioner).__name__} conditions a discriminator's features; "
+                "it cannot condition a generator"
             )
         self.conditioner = conditioner
         self.net = net
@@ -202,13 +342,34 @@ class ConditionalGenerator(nn.Module):
         """
         return self.net(z, self.conditioner(y))
 
+    def from_condition(self, z: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+        """Generate images from condition tensors rather than labels (e.g. :meth:`Conditioner.encode_text`).
+
+        Args:
+            z: float ``(B, latent_dim)``.
+            c: float ``(B, cond_dim)``.
+
+        Returns:
+            Images ``(B, C, H, W)`` in ``[-1, 1]``.
+        """
+        return self.net(z, c)
+
 
 class ConditionalDiscriminator(nn.Module):
     """``D(x, y)``: a conditioner and a discriminator network, composed.
 
+    With an input conditioner, ``D(x, y) = net(x, conditioner(y))``. With an
+    output conditioner (:attr:`Conditioner.reads_features`), the network's
+    features go through the conditioner:
+    ``D(x, y) = conditioner.condition_output(h, net.output(h), y)`` with
+    ``h = net.features(x, conditioner(y))``.
+
     Args:
-        conditioner: Maps labels to ``(B, cond_dim)`` (its own instance, not G's).
+        conditioner: Its own instance, not G's.
         net: Discriminator network built for ``conditioner.cond_dim``.
+
+    Raises:
+        IncompatibleError: the conditioner reads features the network does not expose.
     """
 
     def __init__(self, conditioner: Conditioner, net: DiscriminatorNetwork) -> None:
@@ -220,25 +381,51 @@ class ConditionalDiscriminator(nn.Module):
             )
         self.conditioner = conditioner
         self.net = net
+        if conditioner.reads_features:
+            feature_dim = getattr(net, "feature_dim", None)
+            if not isinstance(feature_dim, int) or feature_dim < 1:
+                raise IncompatibleError(
+                    f"conditioner {type(conditioner).__name__} conditions the discriminator's features, but "
+                    f"network {type(net).__name__} exposes none (feature_dim={feature_dim!r})"
+                )
+            conditioner.bind_features(feature_dim)
 
-    def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, y: torch.Tensor, *, full: bool = False
+                ) -> torch.Tensor | DiscriminatorOutput:
         """Score images ``x`` given labels ``y``.
 
         Args:
             x: Images ``(B, C, H, W)`` in ``[-1, 1]``.
             y: int64 labels ``(B,)``.
+            full: Return the whole :class:`DiscriminatorOutput` (class logits
+                included), not just the logits.
 
         Returns:
-            Logits ``(B,)``.
+            Logits ``(B,)``, or a :class:`DiscriminatorOutput` when ``full``.
         """
-        return self.net(x, self.conditioner(y)).reshape(-1)
+        c = self.conditioner(y)
+        if not self.conditioner.reads_features:
+            logits = self.net(x, c).reshape(-1)
+            return DiscriminatorOutput(logits) if full else logits
+        h = self.net.features(x, c)
+        out = self.conditioner.condition_output(h, self.net.output(h).reshape(-1), y)
+        return out if full else out.logits
 
 
 @runtime_checkable
 class AdversarialLoss(Protocol):
     """An adversarial loss: pure functions of discriminator logits.
 
-    Implementations never call ``backward()`` or step an optimizer.
+    Implementations never call ``backward()`` or step an optimizer. A loss
+    that needs a penalty on the discriminator (WGAN-GP's gradient penalty)
+    also implements ``discriminator_penalty(critic, real, fake, generator)``:
+    ``critic`` maps images ``(B, C, H, W)`` to logits ``(B,)`` (D with the
+    condition bound), ``real`` and ``fake`` are ``(B, C, H, W)`` batches (fake
+    detached from G), ``generator`` a ``torch.Generator`` on their device for
+    any randomness; it returns a scalar the runner adds to the discriminator
+    loss. Such a loss sets ``per_sample_discriminator = True`` when the
+    penalty is only valid for a discriminator without batch statistics
+    (BatchNorm), which is checked before training.
     """
 
     def discriminator_loss(self, real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:

@@ -7,6 +7,10 @@ One loop for every model. Per batch, as the reference MLP CGAN does it:
 2. discriminator step on the real batch and the detached fakes,
    ``d_loss = loss.discriminator_loss(D(x, y), D(G(z, y_g).detach(), y_g))``.
 
+Components add to both through their interfaces (:mod:`cganzoo.objective`):
+a discriminator-side conditioner's auxiliary losses (AC-GAN) and a loss's
+discriminator penalty (WGAN-GP).
+
 Adam for both (reference: lr 2e-4, betas (0.5, 0.999)).
 """
 
@@ -44,6 +48,7 @@ from cganzoo.components import (
     create_generator,
     create_loss,
 )
+from cganzoo.compatibility import check_combination
 from cganzoo.config import RunConfig
 from cganzoo.data.batches import EpochBatches, resize_images
 from cganzoo.divergence import LossWindow, first_bad_loss, first_non_finite
@@ -57,13 +62,15 @@ from cganzoo.errors import (
 )
 from cganzoo.fastpath import adam_options, check_fast_path, install_fast_path
 from cganzoo.interfaces import ConditionalDiscriminator, ConditionalGenerator, DatasetInfo, LabelledImages
+from cganzoo.objective import Objective
 from cganzoo.registry import Registry
 from cganzoo.sampling import PER_CLASS, class_grid_inputs, generate, save_grid
 from cganzoo.stopping import StopRequest, stop_signals_handled
 
 #: Fields that define what is trained; resuming with any of them changed is an error.
-IDENTITY_FIELDS = ("dataset", "conditioner", "generator", "discriminator", "loss", "latent_dim", "img_size",
-                   "batch_size", "lr", "b1", "b2", "seed", "drop_last")
+IDENTITY_FIELDS = ("dataset", "conditioner", "generator_conditioner", "discriminator_conditioner", "generator",
+                   "discriminator", "loss", "latent_dim", "img_size", "batch_size", "lr", "b1", "b2", "seed",
+                   "drop_last")
 #: What a checkpoint records of its data set; resuming on data that differs in any is an error.
 DATASET_IDENTITY = ("name", "num_classes", "class_names", "shape", "train_size", "sha256")
 #: Real images may exceed [-1, 1] by this much (float rounding) before the first-batch check objects.
@@ -114,7 +121,8 @@ def validate_components(config: RunConfig, registry: Registry | None = None) -> 
     from cganzoo.components import get_registry
 
     reg = get_registry(registry)
-    for kind, spec in (("dataset", config.dataset), ("conditioner", config.conditioner),
+    for kind, spec in (("dataset", config.dataset), ("conditioner", config.conditioner_for("generator")),
+                       ("conditioner", config.conditioner_for("discriminator")),
                        ("generator", config.generator), ("discriminator", config.discriminator),
                        ("loss", config.loss)):
         reg.validate_params(kind, spec.name, spec.params)
@@ -122,7 +130,7 @@ def validate_components(config: RunConfig, registry: Registry | None = None) -> 
 
 def build_models(config: RunConfig, info: DatasetInfo, registry: Registry | None = None
                  ) -> tuple[ConditionalGenerator, ConditionalDiscriminator]:
-    """Build ``G`` and ``D`` from a config, each with its own conditioner.
+    """Build ``G`` and ``D`` from a config, each with its own conditioner built for its role.
 
     Weights are initialised from ``torch.manual_seed(config.seed)``.
 
@@ -132,8 +140,9 @@ def build_models(config: RunConfig, info: DatasetInfo, registry: Registry | None
     """
     img_shape = (info.shape[0], config.img_size, config.img_size)
     torch.manual_seed(config.seed)
-    g_cond = create_conditioner(config.conditioner.name, config.conditioner.params, info=info, registry=registry)
-    d_cond = create_conditioner(config.conditioner.name, config.conditioner.params, info=info, registry=registry)
+    g_spec, d_spec = config.conditioner_for("generator"), config.conditioner_for("discriminator")
+    g_cond = create_conditioner(g_spec.name, g_spec.params, info=info, role="generator", registry=registry)
+    d_cond = create_conditioner(d_spec.name, d_spec.params, info=info, role="discriminator", registry=registry)
     generator = create_generator(config.generator.name, config.generator.params, conditioner=g_cond,
                                  latent_dim=config.latent_dim, img_shape=img_shape, registry=registry)
     discriminator = create_discriminator(config.discriminator.name, config.discriminator.params,
@@ -255,11 +264,13 @@ class Trainer:
         self.generator.to(self.device)
         self.discriminator.to(self.device)
         self.loss = create_loss(config.loss.name, config.loss.params, registry=registry)
+        check_combination(config, self.generator, self.discriminator, self.loss)
         betas, kernel = (config.b1, config.b2), adam_options(config, self.device)
         self.opt_g = torch.optim.Adam(self.generator.parameters(), lr=config.lr, betas=betas, **kernel)
         self.opt_d = torch.optim.Adam(self.discriminator.parameters(), lr=config.lr, betas=betas, **kernel)
 
         self.noise_gen = torch.Generator(device=self.device).manual_seed((config.seed + 0x9E3779B9) % 2**63)
+        self.objective = Objective(self.loss, self.discriminator, self.noise_gen)
         rows = min(self.info.num_classes, 20)
         self.fixed_z, self.fixed_y = class_grid_inputs(rows, config.latent_dim, config.seed, device=self.device)
         self.step = 0
@@ -355,7 +366,7 @@ class Trainer:
         Returns:
             ``(d_loss, g_loss)`` as detached 0-dim tensors on the device (no host sync).
         """
-        G, D, loss = self.generator, self.discriminator, self.loss
+        G, D, objective = self.generator, self.discriminator, self.objective
         batch = real.shape[0]
         z = torch.randn(batch, self.config.latent_dim, generator=self.noise_gen, device=self.device)
         gen_labels = torch.randint(0, self.info.num_classes, (batch,), generator=self.noise_gen, device=self.device)
@@ -365,7 +376,7 @@ class Trainer:
         D.requires_grad_(False)
         self.opt_g.zero_grad(set_to_none=True)
         fake = G(z, gen_labels)
-        g_loss = loss.generator_loss(D(fake, gen_labels))
+        g_loss = objective.generator_loss(D, fake, gen_labels)
         g_loss.backward()
         self.opt_g.step()
         D.requires_grad_(True)
@@ -373,7 +384,7 @@ class Trainer:
         # Discriminator step: real first, then the detached fakes (the reference's order,
         # which fixes the order of dropout's random draws).
         self.opt_d.zero_grad(set_to_none=True)
-        d_loss = loss.discriminator_loss(D(real, labels), D(fake.detach(), gen_labels))
+        d_loss = objective.discriminator_loss(D, real, labels, fake.detach(), gen_labels)
         d_loss.backward()
         self.opt_d.step()
         return d_loss.detach(), g_loss.detach()

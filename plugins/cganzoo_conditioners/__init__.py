@@ -1,7 +1,10 @@
-"""Built-in conditioners: learned label embedding and one-hot codes.
+"""Built-in conditioners: embedding, one-hot, word vectors, projection, auxiliary classifier.
 
 Registered through the ``cganzoo`` entry-point group like any third-party
-plugin, using only cganzoo's public API.
+plugin, using only cganzoo's public API. Every factory takes the role it is
+built for (``"generator"`` or ``"discriminator"``); ``projection`` and
+``auxiliary-classifier`` give the generator a learned embedding and condition
+the discriminator through its features.
 """
 
 from __future__ import annotations
@@ -33,13 +36,15 @@ class EmbeddingConditioner(Conditioner):
     Args:
         num_classes: Labels accepted are ``[0, num_classes)``.
         class_names: Unused; part of the conditioner factory signature.
+        role: ``"generator"`` or ``"discriminator"``; the same on both sides.
         cond_dim: Embedding width (default ``num_classes``).
 
     Shapes:
         ``y`` int64 ``(B,)`` -> ``c`` float32 ``(B, cond_dim)``.
     """
 
-    def __init__(self, num_classes: int, class_names: tuple[str, ...] = (), cond_dim: int | None = None) -> None:
+    def __init__(self, num_classes: int, class_names: tuple[str, ...] = (), role: str = "generator",
+                 cond_dim: int | None = None) -> None:
         super().__init__()
         self.num_classes = num_classes
         self.cond_dim = cond_dim or num_classes
@@ -59,7 +64,7 @@ class OneHotConditioner(Conditioner):
         ``y`` int64 ``(B,)`` -> ``c`` float32 ``(B, num_classes)``, values in ``{0, 1}``.
     """
 
-    def __init__(self, num_classes: int, class_names: tuple[str, ...] = ()) -> None:
+    def __init__(self, num_classes: int, class_names: tuple[str, ...] = (), role: str = "generator") -> None:
         super().__init__()
         self.num_classes = num_classes
         self.cond_dim = num_classes
@@ -72,7 +77,20 @@ class OneHotConditioner(Conditioner):
 
 @hookimpl
 def register_conditioners(register):
+    from cganzoo_conditioners.auxiliary import AuxiliaryClassifierParams, make_auxiliary_classifier
+    from cganzoo_conditioners.projection import ProjectionParams, make_projection
+    from cganzoo_conditioners.word_vectors import WordVectorsParams, WordVectorsConditioner
+
     register("embedding", EmbeddingConditioner, params=EmbeddingParams,
              description="learned label embedding nn.Embedding(n_classes, cond_dim) (the reference's)")
     register("one-hot", OneHotConditioner,
              description="fixed one-hot label code (Mirza & Osindero 2014, Sec. 4.1)")
+    register("word-vectors", WordVectorsConditioner, params=WordVectorsParams,
+             description="class names as text: frozen text encoder (all-MiniLM-L6-v2 or a word2vec/GloVe file) "
+                         "+ learned projection; samples from unseen phrasings")
+    register("projection", make_projection, params=ProjectionParams,
+             description="D: inner product of a class embedding with D's features (Miyato & Koyama 2018); "
+                         "G: learned embedding")
+    register("auxiliary-classifier", make_auxiliary_classifier, params=AuxiliaryClassifierParams,
+             description="D predicts the class, cross-entropy in both losses (AC-GAN, Odena et al. 2017); "
+                         "G: learned embedding")

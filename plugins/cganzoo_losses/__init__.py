@@ -1,11 +1,13 @@
-"""Built-in adversarial losses: least squares (``mse``) and binary cross-entropy (``bce``).
+"""Built-in adversarial losses: least squares, cross-entropy (minimax and non-saturating), hinge, WGAN-GP.
 
-Pure functions of discriminator logits; none of them touches an optimizer.
+Pure functions of discriminator logits (plus, for WGAN-GP, a gradient
+penalty computed from a critic the runner hands in); none of them touches an
+optimizer.
 """
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Callable, Literal
 
 import torch
 import torch.nn.functional as F
@@ -67,9 +69,92 @@ class BinaryCrossEntropyLoss:
         return F.binary_cross_entropy_with_logits(fake_logits, torch.ones_like(fake_logits))
 
 
+class HingeLoss:
+    """Hinge adversarial loss (Lim & Ye 2017, "Geometric GAN"; Miyato et al. 2018, Eq. 16-17).
+
+    * ``d_loss = mean(relu(1 - D(x))) + mean(relu(1 + D(G(z))))``
+    * ``g_loss = -mean(D(G(z)))``
+
+    As in the papers, the discriminator's two terms are summed, not averaged.
+    """
+
+    def discriminator_loss(self, real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
+        return F.relu(1 - real_logits).mean() + F.relu(1 + fake_logits).mean()
+
+    def generator_loss(self, fake_logits: torch.Tensor) -> torch.Tensor:
+        return -fake_logits.mean()
+
+
+class WassersteinGPParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    gp_weight: float = Field(10.0, gt=0, description="Penalty coefficient lambda (Gulrajani et al. 2017: 10).")
+
+
+class WassersteinGPLoss:
+    """Wasserstein loss with gradient penalty (WGAN-GP; Gulrajani et al. 2017, Eq. 3, Algorithm 1).
+
+    * ``d_loss = mean(D(G(z))) - mean(D(x)) + lambda * mean((||grad_x^ D(x^)||_2 - 1)^2)``,
+      ``x^ = eps * x + (1 - eps) * G(z)``, ``eps ~ U[0, 1]`` per sample;
+    * ``g_loss = -mean(D(G(z)))``.
+
+    Logits are the critic's unbounded scores. The penalty is per sample, so the
+    critic must not use BatchNorm (Sec. 4); ``per_sample_discriminator`` makes
+    the runner check that before training. The runner alternates one critic
+    step per generator step (the paper uses five).
+    """
+
+    per_sample_discriminator = True
+
+    def __init__(self, gp_weight: float = 10.0) -> None:
+        self.gp_weight = gp_weight
+
+    def discriminator_loss(self, real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
+        return fake_logits.mean() - real_logits.mean()
+
+    def generator_loss(self, fake_logits: torch.Tensor) -> torch.Tensor:
+        return -fake_logits.mean()
+
+    def discriminator_penalty(self, critic: Callable[[torch.Tensor], torch.Tensor], real: torch.Tensor,
+                              fake: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        """``lambda * mean((||grad D(x^)||_2 - 1)^2)`` on random interpolates of ``real`` and ``fake``.
+
+        Args:
+            critic: Images ``(B, C, H, W)`` -> logits ``(B,)``.
+            real: float ``(B, C, H, W)``.
+            fake: float ``(B, C, H, W)``, detached from G.
+            generator: Draws ``eps``; on ``real``'s device.
+
+        Returns:
+            A scalar with a graph through the critic's parameters (double backward).
+        """
+        shape = (real.shape[0],) + (1,) * (real.dim() - 1)
+        eps = torch.rand(shape, generator=generator, device=real.device, dtype=real.dtype)
+        mixed = (eps * real + (1 - eps) * fake).requires_grad_(True)
+        scores = critic(mixed)
+        (grad,) = torch.autograd.grad(scores.sum(), mixed, create_graph=True)
+        return self.gp_weight * ((grad.flatten(1).norm(2, dim=1) - 1) ** 2).mean()
+
+
+def make_minimax() -> BinaryCrossEntropyLoss:
+    return BinaryCrossEntropyLoss("saturating")
+
+
+def make_non_saturating() -> BinaryCrossEntropyLoss:
+    return BinaryCrossEntropyLoss("non-saturating")
+
+
 @hookimpl
 def register_losses(register):
     register("mse", LeastSquaresLoss,
              description="least squares on logits (the reference's nn.MSELoss; LSGAN a=0, b=c=1)")
     register("bce", BinaryCrossEntropyLoss, params=BCEParams,
              description="binary cross-entropy on logits; non-saturating G loss by default")
+    register("minimax", make_minimax,
+             description="binary cross-entropy, saturating G loss log(1 - D(G(z))) (Goodfellow et al. 2014, Eq. 1)")
+    register("non-saturating", make_non_saturating,
+             description="binary cross-entropy, non-saturating G loss -log D(G(z)) (Goodfellow et al. 2014, Sec. 3)")
+    register("hinge", HingeLoss,
+             description="hinge loss (Lim & Ye 2017; Miyato et al. 2018)")
+    register("wasserstein-gp", WassersteinGPLoss, params=WassersteinGPParams,
+             description="Wasserstein loss with gradient penalty, lambda=10 (WGAN-GP, Gulrajani et al. 2017)")

@@ -78,6 +78,8 @@ class MLPGenerator(GeneratorNetwork):
             width = out
         layers += [nn.Linear(width, math.prod(self.img_shape)), nn.Tanh()]
         self.model = nn.Sequential(*layers)
+        # BatchNorm1d over (B, features) has nothing to normalise with a batch of one.
+        self.min_batch_size = 2 if len(hidden) > 1 else 1
 
     def forward(self, z: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
         x = self.model(torch.cat((c, z), dim=-1))
@@ -97,9 +99,12 @@ class MLPDiscriminator(DiscriminatorNetwork):
     ``Linear 512, LeakyReLU(0.2); Linear 512, Dropout 0.4, LeakyReLU(0.2);
     Linear 512, Dropout 0.4, LeakyReLU(0.2); Linear 1``. Returns logits (no
     sigmoid): the ``mse`` loss regresses them to 0/1, as the reference does.
+    ``features`` is everything before the last Linear (``feature_dim = hidden``),
+    for output conditioners (projection, AC-GAN); ``cond_dim`` may be 0.
 
     Shapes:
-        ``x (B, C, H, W)``, ``c (B, cond_dim)`` -> logits ``(B,)``.
+        ``x (B, C, H, W)``, ``c (B, cond_dim)`` -> logits ``(B,)``;
+        ``features``: ``(B, hidden)``.
     """
 
     def __init__(self, cond_dim: int, img_shape: tuple[int, int, int], hidden: int = 512,
@@ -117,9 +122,16 @@ class MLPDiscriminator(DiscriminatorNetwork):
             nn.LeakyReLU(0.2, inplace=True),
             nn.Linear(hidden, 1),
         )
+        self.feature_dim = hidden
 
     def forward(self, x: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
         return self.model(torch.cat((x.flatten(1), c), dim=-1)).squeeze(-1)
+
+    def features(self, x: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+        return self.model[:-1](torch.cat((x.flatten(1), c), dim=-1))
+
+    def output(self, features: torch.Tensor) -> torch.Tensor:
+        return self.model[-1](features).squeeze(-1)
 
 
 _REFERENCE = {
@@ -147,3 +159,5 @@ def register_models(register):
     register("mlp-cgan-corrected-bn",
              {**_REFERENCE, "generator": {"name": "mlp", "params": {"batchnorm": "corrected"}}},
              description="mlp-cgan with the BatchNorm the reference meant (eps=1e-5, momentum=0.2)")
+    register("mlp-cgan-one-hot", {**_REFERENCE, "conditioner": {"name": "one-hot"}},
+             description="mlp-cgan conditioned on one-hot labels, as the paper (Mirza & Osindero 2014, Sec. 4.1)")
