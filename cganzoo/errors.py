@@ -58,3 +58,8 @@ class PluginError(CganzooError):
 
 class TrainingDivergedError(CganzooError):
     """A loss became NaN or infinite during training."""
+
+
+class EvaluationError(CganzooError):
+    """Evaluation cannot run or would be meaningless: no test split, images outside the
+    judge's input range, or a judge classifier below its required test accuracy."""

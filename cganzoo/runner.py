@@ -2,12 +2,17 @@
 
 One loop for every model. Per batch, as the reference MLP CGAN does it:
 
-1. generator step: fresh ``z ~ N(0, 1)`` and labels drawn uniformly,
+1. generator step: fresh ``z`` from the latent prior (reference: ``N(0, 1)``,
+   see :mod:`cganzoo.latent`) and labels drawn uniformly,
    ``g_loss = loss.generator_loss(D(G(z, y_g), y_g))``;
 2. discriminator step on the real batch and the detached fakes,
    ``d_loss = loss.discriminator_loss(D(x, y), D(G(z, y_g).detach(), y_g))``.
 
-Adam for both (reference: lr 2e-4, betas (0.5, 0.999)).
+Optimizers come from :mod:`cganzoo.optim` (reference: Adam, lr 2e-4, betas
+(0.5, 0.999), for both). With ``eval_interval`` or ``eval_at_end`` the run is
+evaluated (:mod:`cganzoo.evaluation`) and the results appended to
+``metrics.jsonl``; evaluation runs under a forked RNG, so it never changes the
+training trajectory.
 """
 
 from __future__ import annotations
@@ -44,12 +49,14 @@ from cganzoo.config import RunConfig
 from cganzoo.data.batches import EpochBatches, resize_images
 from cganzoo.errors import CheckpointError, ConfigError, TrainingDivergedError
 from cganzoo.interfaces import ConditionalDiscriminator, ConditionalGenerator, DatasetInfo
+from cganzoo.latent import sample_latent
+from cganzoo.optim import create_optimizers, validate_optimizer
 from cganzoo.registry import Registry
 from cganzoo.sampling import PER_CLASS, class_grid_inputs, generate, save_grid
 
 #: Fields that define what is trained; resuming with any of them changed is an error.
 IDENTITY_FIELDS = ("dataset", "conditioner", "generator", "discriminator", "loss", "latent_dim", "img_size",
-                   "batch_size", "lr", "b1", "b2", "seed", "drop_last")
+                   "batch_size", "lr", "b1", "b2", "seed", "drop_last", "optimizer", "latent_distribution")
 
 
 def resolve_device(name: str) -> torch.device:
@@ -100,6 +107,7 @@ def validate_components(config: RunConfig, registry: Registry | None = None) -> 
                        ("generator", config.generator), ("discriminator", config.discriminator),
                        ("loss", config.loss)):
         reg.validate_params(kind, spec.name, spec.params)
+    validate_optimizer(config.optimizer.name, config.optimizer.params)
 
 
 def build_models(config: RunConfig, info: DatasetInfo, registry: Registry | None = None
@@ -160,6 +168,7 @@ class Trainer:
         data = create_dataset(config.dataset.name, config.dataset.params, data_dir=config.data_dir, log=log,
                               registry=registry)
         self.info = data.info
+        self.data = data  # the test split is what evaluation compares with
         images = resize_images(data.images, config.img_size)
         self.batches = EpochBatches(images, data.labels, config.batch_size, config.seed,
                                     drop_last=config.drop_last, device=self.device)
@@ -170,13 +179,13 @@ class Trainer:
         self.generator.to(self.device)
         self.discriminator.to(self.device)
         self.loss = create_loss(config.loss.name, config.loss.params, registry=registry)
-        betas = (config.b1, config.b2)
-        self.opt_g = torch.optim.Adam(self.generator.parameters(), lr=config.lr, betas=betas)
-        self.opt_d = torch.optim.Adam(self.discriminator.parameters(), lr=config.lr, betas=betas)
+        self.optimizers = create_optimizers(config, self.generator, self.discriminator)
+        self.opt_g, self.opt_d = self.optimizers.generator, self.optimizers.discriminator
 
         self.noise_gen = torch.Generator(device=self.device).manual_seed((config.seed + 0x9E3779B9) % 2**63)
         rows = min(self.info.num_classes, 20)
-        self.fixed_z, self.fixed_y = class_grid_inputs(rows, config.latent_dim, config.seed, device=self.device)
+        self.fixed_z, self.fixed_y = class_grid_inputs(rows, config.latent_dim, config.seed, device=self.device,
+                                                       distribution=config.latent_distribution)
         self.step = 0
         total = len(self.batches) * config.epochs
         self.total_steps = min(total, config.max_steps) if config.max_steps else total
@@ -236,8 +245,11 @@ class Trainer:
         """
         G, D, loss = self.generator, self.discriminator, self.loss
         batch = real.shape[0]
-        z = torch.randn(batch, self.config.latent_dim, generator=self.noise_gen, device=self.device)
+        z = sample_latent(batch, self.config.latent_dim, self.config.latent_distribution, generator=self.noise_gen,
+                          device=self.device)
         gen_labels = torch.randint(0, self.info.num_classes, (batch,), generator=self.noise_gen, device=self.device)
+
+        self.optimizers.before_step(self.step)
 
         # Generator step. D's parameters are frozen for it: their gradients would be
         # discarded by the D step's zero_grad anyway, so this changes no arithmetic.
@@ -304,6 +316,9 @@ class Trainer:
                         if window_steps:  # never checkpoint weights that may already be poisoned
                             self._check_finite((d_sum / window_steps).item(), (g_sum / window_steps).item())
                         self.save_checkpoint()
+                    if (cfg.eval_interval and self.step % cfg.eval_interval == 0) or (
+                            finished and (cfg.eval_at_end or cfg.eval_interval)):
+                        self.evaluate()
                     # images/s measures training only: time spent writing outputs is left out.
                     window_start += time.perf_counter() - io_start
                     if finished:
@@ -325,6 +340,28 @@ class Trainer:
     def _log_metrics(self, record: dict[str, Any]) -> None:
         with open(self.run_dir / "metrics.jsonl", "a", encoding="utf-8") as f:
             f.write(json.dumps(record) + "\n")
+
+    def evaluate(self) -> dict[str, Any]:
+        """Evaluate the generator now (every registered metric) and append the record to ``metrics.jsonl``.
+
+        Runs under a forked RNG and leaves G in its previous mode, so training
+        continues exactly as without it.
+
+        Returns:
+            The record appended: ``{"epoch", "step", "eval": report}``.
+        """
+        from cganzoo.evaluation import evaluate_generator
+
+        devices = [self.device] if self.device.type == "cuda" else []
+        with torch.random.fork_rng(devices=devices):
+            report = evaluate_generator(self.generator, self.data, per_class=self.config.eval_samples_per_class,
+                                        latent_distribution=self.config.latent_distribution,
+                                        cache_root=self.config.data_dir, device=self.device,
+                                        registry=self.registry, log=self.log, step=self.step)
+        record = {"epoch": max(0, self.step - 1) // len(self.batches), "step": self.step, "eval": report.to_json()}
+        self._log_metrics(record)
+        self.log(report.format_summary())
+        return record
 
     def save_samples(self) -> Path:
         """Write ``samples/step_<N>.png``: row ``i`` is class ``i``, fixed noise, G in eval mode."""
