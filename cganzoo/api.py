@@ -26,6 +26,7 @@ from cganzoo.config import RunConfig, merge_config, read_config_file, validate_c
 from cganzoo.errors import CheckpointError, ConfigError, LabelError
 from cganzoo.interfaces import ConditionalGenerator, DatasetInfo
 from cganzoo.labels import check_labels
+from cganzoo.latent import sample_latent
 from cganzoo.registry import Registry
 from cganzoo.runner import Trainer, build_models, default_run_dir, resolve_device
 
@@ -213,7 +214,8 @@ class TrainedModel:
                 accept it, e.g. ``word-vectors``: ``"seven,digit three"``), or
                 a comma-separated string of them.
             n: Images per label.
-            seed: Seeds the noise ``z ~ N(0, 1)``.
+            seed: Seeds the noise ``z``, drawn from the run's latent prior
+                (``config.latent_distribution``; reference: ``N(0, 1)``).
 
         Returns:
             float32 ``(len(labels) * n, C, H, W)`` in ``[-1, 1]``, label-major
@@ -236,7 +238,8 @@ class TrainedModel:
                 y, c = None, self.conditions(items)
         count = (y.numel() if c is None else c.shape[0]) * n
         gen = torch.Generator(device="cpu").manual_seed(seed)
-        z = torch.randn(count, self.generator.latent_dim, generator=gen).to(self.device)
+        z = sample_latent(count, self.generator.latent_dim, self.config.latent_distribution,
+                          generator=gen).to(self.device)
         was_training = self.generator.training
         self.generator.eval()
         try:

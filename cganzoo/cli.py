@@ -19,19 +19,24 @@ _RUN_FIELDS: dict[str, tuple[type, str]] = {
     "epochs": (int, "passes over the training set (default 200)"),
     "max_steps": (int, "stop after this many steps in total (smoke runs)"),
     "batch_size": (int, "images per step (default 64)"),
-    "lr": (float, "Adam learning rate (default 2e-4)"),
+    "lr": (float, "learning rate of G and D (default 2e-4; initial rate with --optimizer sgd)"),
     "b1": (float, "Adam beta1 (default 0.5)"),
     "b2": (float, "Adam beta2 (default 0.999)"),
     "latent_dim": (int, "width of z (default 100)"),
+    "latent_distribution": (str, "prior of z: normal (default) | uniform (U[0,1), the CGAN paper's)"),
     "img_size": (int, "image side in pixels after the one-off resize (default 32)"),
     "seed": (int, "seed for every random number generator (default 0)"),
     "device": (str, "auto | cpu | cuda | cuda:N (default auto)"),
     "sample_interval": (int, "write a sample grid every N steps (default 400)"),
     "log_interval": (int, "log losses and images/s every N steps (default 50)"),
     "checkpoint_interval": (int, "write a checkpoint every N steps (default 1000; also each epoch end)"),
+    "eval_interval": (int, "evaluate every N steps and at the end, appending to metrics.jsonl (see `cganzoo eval`)"),
+    "eval_samples_per_class": (int, "generated images per class for each evaluation (default 1000)"),
     "out": (Path, "run directory (default runs/<model>-<dataset>-<time>)"),
     "data_dir": (Path, "directory with hand-placed data files; the data cache goes there too"),
 }
+#: Metavars that the last word of the field name would get wrong.
+_METAVARS = {"eval_samples_per_class": "N", "latent_distribution": "NAME"}
 #: Flags that pick a component by name.
 _COMPONENT_FLAGS = {
     "dataset": "data set (default mnist)",
@@ -41,13 +46,14 @@ _COMPONENT_FLAGS = {
     "loss": "adversarial loss (see `cganzoo list loss`)",
     "generator": "generator network (see `cganzoo list generator`)",
     "discriminator": "discriminator network (see `cganzoo list discriminator`)",
+    "optimizer": "adam (default: lr, b1, b2) | sgd (momentum 0.5->0.7, lr decay 1.00004/step; the CGAN paper's)",
 }
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="cganzoo",
-        description="A plugin-based conditional GAN zoo: train, sample and list models.",
+        description="A plugin-based conditional GAN zoo: train, sample, evaluate and list models.",
         epilog="Example: cganzoo run mlp-cgan --dataset mnist --epochs 1 --device cpu",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
@@ -59,11 +65,13 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--config", type=Path, metavar="FILE", help="YAML or JSON file of run settings; flags override it")
     run.add_argument("--resume", type=Path, metavar="RUN_DIR", help="continue a run from its latest checkpoint")
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
+    run.add_argument("--eval", dest="eval_at_end", action="store_true", default=None,
+                     help="evaluate when training ends (all metrics, appended to metrics.jsonl)")
     for name, help_text in _COMPONENT_FLAGS.items():
         run.add_argument(f"--{name.replace('_', '-')}", dest=name, metavar="NAME", help=help_text)
     for name, (kind, help_text) in _RUN_FIELDS.items():
-        run.add_argument(f"--{name.replace('_', '-')}", dest=name, type=kind, metavar=name.split("_")[-1].upper(),
-                         help=help_text)
+        run.add_argument(f"--{name.replace('_', '-')}", dest=name, type=kind,
+                         metavar=_METAVARS.get(name, name.split("_")[-1].upper()), help=help_text)
     _add_fast_path_flags(run)
 
     lst = sub.add_parser("list", help="list registered components", description=(
@@ -85,6 +93,21 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument("-o", "--output", type=Path, default=Path("samples.png"), help="PNG to write (default samples.png)")
     sample.add_argument("--seed", type=int, default=0, help="noise seed (default 0)")
     sample.add_argument("--device", default="cpu", help="cpu | cuda | auto (default cpu)")
+
+    ev = sub.add_parser("eval", help="evaluate a trained run: every metric on 10,000 samples", description=(
+        "Evaluate RUN_DIR's latest checkpoint: draw --per-class samples of every class (seeded, G in eval mode) "
+        "and compute every registered metric (`cganzoo list metric`) against the data set's test split. The judge "
+        "classifier is trained once per data set (minutes on a CPU) and cached next to the data."))
+    ev.add_argument("run_dir", type=Path, metavar="RUN_DIR")
+    ev.add_argument("--json", action="store_true", help="print the full report (values, protocols, notes) as JSON")
+    ev.add_argument("--metrics", metavar="NAMES", help="comma-separated metric names (default: all registered)")
+    ev.add_argument("--per-class", type=int, default=1000, metavar="N",
+                    help="generated images per class (default 1000; the Parzen protocol needs 1000)")
+    ev.add_argument("--seed", type=int, default=0, help="evaluation seed for z (default 0)")
+    ev.add_argument("--device", default="cpu", help="cpu | cuda | auto (default cpu)")
+    ev.add_argument("--data-dir", type=Path, metavar="DIR",
+                    help="data files and judge cache (default: the run's --data-dir, else the data cache)")
+    ev.add_argument("-o", "--output", type=Path, metavar="FILE", help="also write the JSON report to FILE")
     return parser
 
 
@@ -94,6 +117,8 @@ def _run(args: argparse.Namespace) -> int:
 
     overrides: dict[str, Any] = {name: getattr(args, name) for name in (*_RUN_FIELDS, *_FAST_PATH_FIELDS)
                                  if getattr(args, name) is not None}
+    if args.eval_at_end:
+        overrides["eval_at_end"] = True
     for name in _COMPONENT_FLAGS:
         if getattr(args, name) is not None:
             overrides[name] = {"name": getattr(args, name)}
@@ -268,6 +293,34 @@ def _bench(args: argparse.Namespace) -> int:
         for path in write_results(result, args.out, tag=args.tag, preamble=args.note):
             print(f"wrote {path}")
     print(f"bench took {result.seconds:.0f} s")
+
+
+def _eval(args: argparse.Namespace) -> int:
+    from cganzoo.checkpoint import atomic_write_text
+    from cganzoo.errors import ConfigError
+    from cganzoo.evaluation import evaluate_run
+
+    if args.per_class < 1:
+        raise ConfigError(f"--per-class must be at least 1, got {args.per_class}")
+    metrics = [m.strip() for m in args.metrics.split(",") if m.strip()] if args.metrics else None
+
+    def log(line: str) -> None:
+        print(line, file=sys.stderr)
+
+    report = evaluate_run(args.run_dir, metrics=metrics, per_class=args.per_class, seed=args.seed,
+                          device=args.device, data_dir=args.data_dir, log=log)
+    record = report.to_json()
+    if args.output:
+        atomic_write_text(args.output, json.dumps(record, indent=2) + "\n")
+    if args.json:
+        print(json.dumps(record, indent=2))
+    else:
+        from cganzoo.api import read_run_config
+
+        _, run_record = read_run_config(args.run_dir)
+        names = run_record.get("dataset", {}).get("class_names")
+        print(f"{args.run_dir} (step {report.step})")
+        print(report.format_table(names))
     return 0
 
 
@@ -277,7 +330,7 @@ def _print_table(header: Sequence[str], rows: list[Sequence[str]]) -> None:
         print("  ".join(str(cell).ljust(w) for cell, w in zip(row, widths)).rstrip())
 
 
-_COMMANDS = {"run": _run, "list": _list, "plugins": _plugins, "sample": _sample, "bench": _bench}
+_COMMANDS = {"run": _run, "list": _list, "plugins": _plugins, "sample": _sample, "bench": _bench, "eval": _eval}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

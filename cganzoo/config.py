@@ -59,10 +59,15 @@ class RunConfig(BaseModel):
     epochs: int = Field(200, ge=1, description="Passes over the training set.")
     max_steps: int | None = Field(None, ge=1, description="Stop after this many steps (G+D updates) in total, if sooner.")
     batch_size: int = Field(64, ge=1, le=65536, description="Images per step.")
-    lr: float = Field(2e-4, gt=0, le=1.0, description="Adam learning rate, both G and D.")
+    lr: float = Field(2e-4, gt=0, le=1.0, description="Learning rate of G and D (initial rate for a decaying schedule).")
     b1: float = Field(0.5, ge=0, lt=1, description="Adam beta1.")
     b2: float = Field(0.999, ge=0, lt=1, description="Adam beta2.")
-    latent_dim: int = Field(100, ge=1, le=100_000, description="Width of the latent z ~ N(0, 1).")
+    optimizer: ComponentSpec = Field(ComponentSpec(name="adam"),
+                                     description="'adam' (lr, b1, b2; the reference's) or 'sgd' (momentum and the "
+                                                 "CGAN paper's decay, see cganzoo.optim).")
+    latent_dim: int = Field(100, ge=1, le=100_000, description="Width of the latent z.")
+    latent_distribution: Literal["normal", "uniform"] = Field(
+        "normal", description="Prior of z: 'normal' N(0, 1) (the reference's) or 'uniform' U[0, 1) (the CGAN paper's).")
     img_size: int = Field(32, ge=8, le=1024, description="Images are resized once to img_size x img_size pixels.")
     drop_last: bool = Field(True, description="Drop each epoch's last incomplete batch (a batch of one breaks BatchNorm).")
 
@@ -82,6 +87,11 @@ class RunConfig(BaseModel):
     log_interval: int = Field(50, ge=1, description="Log losses and images/s every this many steps.")
     checkpoint_interval: int = Field(1000, ge=1, description="Write a checkpoint every this many steps (and at the end).")
     keep_checkpoints: int = Field(2, ge=1, description="How many most recent checkpoints to keep.")
+    eval_interval: int | None = Field(None, ge=1, description="Evaluate every this many steps (and at the end); "
+                                      "results go to metrics.jsonl. None: only if eval_at_end.")
+    eval_at_end: bool = Field(False, description="Evaluate once when training ends (see `cganzoo eval`).")
+    eval_samples_per_class: int = Field(1000, ge=1, description="Generated images per class for each evaluation "
+                                        "(1000: the Parzen protocol's 10,000 for MNIST).")
 
     out: Path | None = Field(None, description="Run directory; default runs/<model>-<dataset>-<time>.")
     data_dir: Path | None = Field(None, description="Directory with hand-placed data files (see README).")
@@ -164,7 +174,7 @@ def merge_config(*layers: dict[str, Any]) -> dict[str, Any]:
 
 
 _COMPONENT_FIELDS = ("dataset", "conditioner", "generator_conditioner", "discriminator_conditioner",
-                     "generator", "discriminator", "loss")
+                     "generator", "discriminator", "loss", "optimizer")
 
 
 def _as_spec_dict(value: Any) -> dict[str, Any] | None:

@@ -82,3 +82,8 @@ class TrainingInterrupted(CganzooError):
         super().__init__(message)
         self.signal_name, self.step, self.run_dir = signal_name, step, run_dir
         self.exit_code = 128 + signum
+
+
+class EvaluationError(CganzooError):
+    """Evaluation cannot run or would be meaningless: no test split, images outside the
+    judge's input range, or a judge classifier below its required test accuracy."""

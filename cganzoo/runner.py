@@ -2,7 +2,8 @@
 
 One loop for every model. Per batch, as the reference MLP CGAN does it:
 
-1. generator step: fresh ``z ~ N(0, 1)`` and labels drawn uniformly,
+1. generator step: fresh ``z`` from the latent prior (reference: ``N(0, 1)``,
+   see :mod:`cganzoo.latent`) and labels drawn uniformly,
    ``g_loss = loss.generator_loss(D(G(z, y_g), y_g))``;
 2. discriminator step on the real batch and the detached fakes,
    ``d_loss = loss.discriminator_loss(D(x, y), D(G(z, y_g).detach(), y_g))``.
@@ -12,6 +13,12 @@ a discriminator-side conditioner's auxiliary losses (AC-GAN) and a loss's
 discriminator penalty (WGAN-GP).
 
 Adam for both (reference: lr 2e-4, betas (0.5, 0.999)).
+
+Optimizers come from :mod:`cganzoo.optim` (reference: Adam, lr 2e-4, betas
+(0.5, 0.999), for both). With ``eval_interval`` or ``eval_at_end`` the run is
+evaluated (:mod:`cganzoo.evaluation`) and the results appended to
+``metrics.jsonl``; evaluation runs under a forked RNG, so it never changes the
+training trajectory.
 """
 
 from __future__ import annotations
@@ -63,6 +70,8 @@ from cganzoo.errors import (
 from cganzoo.fastpath import adam_options, check_fast_path, install_fast_path
 from cganzoo.interfaces import ConditionalDiscriminator, ConditionalGenerator, DatasetInfo, LabelledImages
 from cganzoo.objective import Objective
+from cganzoo.latent import sample_latent
+from cganzoo.optim import create_optimizers, validate_optimizer
 from cganzoo.registry import Registry
 from cganzoo.sampling import PER_CLASS, class_grid_inputs, generate, save_grid
 from cganzoo.stopping import StopRequest, stop_signals_handled
@@ -70,7 +79,7 @@ from cganzoo.stopping import StopRequest, stop_signals_handled
 #: Fields that define what is trained; resuming with any of them changed is an error.
 IDENTITY_FIELDS = ("dataset", "conditioner", "generator_conditioner", "discriminator_conditioner", "generator",
                    "discriminator", "loss", "latent_dim", "img_size", "batch_size", "lr", "b1", "b2", "seed",
-                   "drop_last")
+                   "drop_last", "optimizer", "latent_distribution")
 #: What a checkpoint records of its data set; resuming on data that differs in any is an error.
 DATASET_IDENTITY = ("name", "num_classes", "class_names", "shape", "train_size", "sha256")
 #: Real images may exceed [-1, 1] by this much (float rounding) before the first-batch check objects.
@@ -126,6 +135,7 @@ def validate_components(config: RunConfig, registry: Registry | None = None) -> 
                        ("generator", config.generator), ("discriminator", config.discriminator),
                        ("loss", config.loss)):
         reg.validate_params(kind, spec.name, spec.params)
+    validate_optimizer(config.optimizer.name, config.optimizer.params)
 
 
 def build_models(config: RunConfig, info: DatasetInfo, registry: Registry | None = None
@@ -243,6 +253,7 @@ class Trainer:
                               registry=registry)
         self.info = data.info
         self.data_identity = dataset_identity(data)
+        self.data = data  # the test split is what evaluation compares with
         images = resize_images(data.images, config.img_size)
 
         # --seed seeds every generator a component might draw from; a resume restores them all.
@@ -265,14 +276,15 @@ class Trainer:
         self.discriminator.to(self.device)
         self.loss = create_loss(config.loss.name, config.loss.params, registry=registry)
         check_combination(config, self.generator, self.discriminator, self.loss)
-        betas, kernel = (config.b1, config.b2), adam_options(config, self.device)
-        self.opt_g = torch.optim.Adam(self.generator.parameters(), lr=config.lr, betas=betas, **kernel)
-        self.opt_d = torch.optim.Adam(self.discriminator.parameters(), lr=config.lr, betas=betas, **kernel)
+        self.optimizers = create_optimizers(config, self.generator, self.discriminator,
+                                            adam_kwargs=adam_options(config, self.device))
+        self.opt_g, self.opt_d = self.optimizers.generator, self.optimizers.discriminator
 
         self.noise_gen = torch.Generator(device=self.device).manual_seed((config.seed + 0x9E3779B9) % 2**63)
         self.objective = Objective(self.loss, self.discriminator, self.noise_gen)
         rows = min(self.info.num_classes, 20)
-        self.fixed_z, self.fixed_y = class_grid_inputs(rows, config.latent_dim, config.seed, device=self.device)
+        self.fixed_z, self.fixed_y = class_grid_inputs(rows, config.latent_dim, config.seed, device=self.device,
+                                                       distribution=config.latent_distribution)
         self.step = 0
         total = len(self.batches) * config.epochs
         self.total_steps = min(total, config.max_steps) if config.max_steps else total
@@ -368,8 +380,11 @@ class Trainer:
         """
         G, D, objective = self.generator, self.discriminator, self.objective
         batch = real.shape[0]
-        z = torch.randn(batch, self.config.latent_dim, generator=self.noise_gen, device=self.device)
+        z = sample_latent(batch, self.config.latent_dim, self.config.latent_distribution, generator=self.noise_gen,
+                          device=self.device)
         gen_labels = torch.randint(0, self.info.num_classes, (batch,), generator=self.noise_gen, device=self.device)
+
+        self.optimizers.before_step(self.step)
 
         # Generator step. D's parameters are frozen for it: their gradients would be
         # discarded by the D step's zero_grad anyway, so this changes no arithmetic.
@@ -448,6 +463,9 @@ class Trainer:
                             self.save_samples()
                         if checkpoint_now:
                             self.save_checkpoint()
+                        if (cfg.eval_interval and self.step % cfg.eval_interval == 0) or (
+                                finished and (cfg.eval_at_end or cfg.eval_interval)):
+                            self.evaluate()
                         # images/s measures training only: time spent writing outputs is left out.
                         window_start += time.perf_counter() - io_start
                         if stopping and not finished:
@@ -521,6 +539,28 @@ class Trainer:
             return "no checkpoint had been written yet"
         return (f"the last checkpoint ({self._last_checkpoint[1].name}) is kept: free space or fix permissions, then "
                 f"cganzoo run --resume {shlex.quote(str(self.run_dir))}")
+
+    def evaluate(self) -> dict[str, Any]:
+        """Evaluate the generator now (every registered metric) and append the record to ``metrics.jsonl``.
+
+        Runs under a forked RNG and leaves G in its previous mode, so training
+        continues exactly as without it.
+
+        Returns:
+            The record appended: ``{"epoch", "step", "eval": report}``.
+        """
+        from cganzoo.evaluation import evaluate_generator
+
+        devices = [self.device] if self.device.type == "cuda" else []
+        with torch.random.fork_rng(devices=devices):
+            report = evaluate_generator(self.generator, self.data, per_class=self.config.eval_samples_per_class,
+                                        latent_distribution=self.config.latent_distribution,
+                                        cache_root=self.config.data_dir, device=self.device,
+                                        registry=self.registry, log=self.log, step=self.step)
+        record = {"epoch": max(0, self.step - 1) // len(self.batches), "step": self.step, "eval": report.to_json()}
+        self._log_metrics(record)
+        self.log(report.format_summary())
+        return record
 
     def save_samples(self) -> Path:
         """Write ``samples/step_<N>.png``: row ``i`` is class ``i``, fixed noise, G in eval mode.
