@@ -162,7 +162,8 @@ def format_validation_error(exc: ValidationError) -> str:
     """One line per problem: ``field: message (got value)``."""
     parts = []
     for err in exc.errors():
-        loc = ".".join(str(p) for p in err["loc"]) or "(root)"
+        # A key from a config file may hold control characters (even line separators): escape them.
+        loc = ".".join(str(p) if str(p).isprintable() else ascii(str(p)) for p in err["loc"]) or "(root)"
         got = err.get("input")
         shown = "" if isinstance(got, dict) else f" (got {got!r})"
         parts.append(f"{loc}: {err['msg']}{shown}")

@@ -190,3 +190,21 @@ def test_compiled_step_tracks_the_plain_loop(tmp_path, registry, monkeypatch):
     assert flat(got) == pytest.approx(flat(expected), abs=COMPILE_LOSS_TOLERANCE)
     # nn.Module.compile() compiles in place: parameter names, hence checkpoints, are unchanged.
     assert list(fast.generator.state_dict()) == list(plain.generator.state_dict())
+
+
+def test_compile_without_a_cpp_compiler_is_a_config_error(tmp_path, registry, monkeypatch):
+    import shutil
+
+    monkeypatch.delenv("CXX", raising=False)
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    with pytest.raises(ConfigError, match="compile on CPU needs a C.. compiler"):
+        make_trainer(tmp_path, registry, "run", compile=True)
+    assert not (tmp_path / "run").exists()  # refused before the run directory was made
+
+
+def test_cuda_graphs_on_cpu_from_the_cli_is_one_line_exit_2(toy_plugin, tmp_path, capsys):
+    from cganzoo.cli import main
+
+    code = main(["run", "toy-gan", "--device", "cpu", "--cuda-graphs", "--out", str(tmp_path / "run"), "--no-progress"])
+    err = capsys.readouterr().err
+    assert code == 2 and err.startswith("cganzoo: error: cuda_graphs needs a CUDA device") and err.count("\n") == 1

@@ -12,7 +12,8 @@ Modules: :mod:`~cganzoo.bench.flops` (FLOP counts), :mod:`~cganzoo.bench.rooflin
 (matmul throughput), :mod:`~cganzoo.bench.reference` (the reference pipeline),
 :mod:`~cganzoo.bench.measure` (timing and memory), :mod:`~cganzoo.bench.machine`
 (what the machine is), :mod:`~cganzoo.bench.suite` (which rows to run),
-:mod:`~cganzoo.bench.report` (tables and plot).
+:mod:`~cganzoo.bench.quality` (fp32 and fast-path runs side by side),
+:mod:`~cganzoo.bench.report` (tables and plots).
 
 Timings are figures to read, never assertions: nothing here is part of a
 timed test.

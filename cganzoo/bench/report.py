@@ -265,7 +265,7 @@ def write_results(result: BenchResult, out_dir: Path, *, tag: str | None = None,
 
         quality = plot_quality(result.quality, out_dir / f"{tag}-quality.png",
                                title=f"{result.options.get('focus_model')}: fp32 and fast-path variants, same seed")
-    md = markdown(result, preamble=preamble, plot_name=plot.name if plot else None,
+    md = markdown(result, title=f"cganzoo benchmark: {tag}", preamble=preamble, plot_name=plot.name if plot else None,
                   quality_plot_name=quality.name if quality else None)
     atomic_write_text(out_dir / f"{tag}.md", md)
     paths = [out_dir / f"{tag}.md", write_csv(result, out_dir / f"{tag}.csv"), write_json(result, out_dir / f"{tag}.json")]
