@@ -57,7 +57,7 @@ def test_resume_from_the_cli(toy_plugin, tmp_path, capsys):
 
 
 @pytest.mark.parametrize("argv, message", [
-    (["run", "mlp-gan"], "cganzoo: error: unknown model 'mlp-gan'; choose one of: acgan, cdcgan, dcgan, mlp-cgan,"),
+    (["run", "mlp-gan"], "cganzoo: error: unknown model 'mlp-gan'; choose one of: acgan, cdcgan, cdcgan-word-vectors, dcgan, mlp-cgan,"),
     (["run", "mlp-cgan", "--dataset", "cifar"], "cganzoo: error: unknown dataset 'cifar'; choose one of: mnist"),
     (["run", "mlp-cgan", "--loss", "hinge2"], "cganzoo: error: unknown loss 'hinge2'; choose one of: bce, hinge, minimax, mse, non-saturating, wasserstein-gp"),
     (["run", "mlp-cgan", "--conditioner", "nope"], "cganzoo: error: unknown conditioner 'nope'; choose one of:"),
@@ -93,3 +93,9 @@ def test_help_names_the_main_flags(capsys):
                  "--loss", "--conditioner", "--seed", "--device", "--sample-interval", "--out", "--data-dir",
                  "--config", "--resume", "--dataset"):
         assert flag in out
+
+
+@pytest.mark.parametrize("argv", [["run"], ["sample", ".", "--labels", "1", "--n", "0"]])
+def test_missing_or_invalid_arguments_exit_2(argv, capsys):
+    assert main(argv) == 2
+    assert capsys.readouterr().err.startswith("cganzoo: error: ")
