@@ -27,18 +27,20 @@ def check_combination(config: RunConfig, generator: ConditionalGenerator, discri
 
     Raises:
         IncompatibleError: one line naming the components and the fix:
-            the batch is smaller than a network's ``min_batch_size``, or the
+            the batch is smaller than a network's ``min_batch_size`` (2 for
+            any network with BatchNorm, declared or not), or the
             loss needs a per-sample discriminator (WGAN-GP's gradient penalty,
             Gulrajani et al. 2017, Sec. 4: "no critic batch normalization")
             and the discriminator uses BatchNorm.
     """
     for side, spec, net in (("generator", config.generator, generator.net),
                             ("discriminator", config.discriminator, discriminator.net)):
-        need = getattr(net, "min_batch_size", 1)
+        # BatchNorm in training mode needs 2 images, whether or not the network declares it.
+        need = max(getattr(net, "min_batch_size", 1), 2 if has_batch_statistics(net) else 1)
         if config.batch_size < need:
             raise IncompatibleError(
                 f"{side} {spec.name!r} needs batches of at least {need} to train (BatchNorm over the batch), "
-                f"but batch_size is {config.batch_size}"
+                f"but batch_size is {config.batch_size}; use --batch-size {need} or more"
             )
     if getattr(loss, "per_sample_discriminator", False) and has_batch_statistics(discriminator):
         raise IncompatibleError(

@@ -55,7 +55,7 @@ from cganzoo.components import (
     create_generator,
     create_loss,
 )
-from cganzoo.compatibility import check_combination
+from cganzoo.compatibility import check_combination, has_batch_statistics
 from cganzoo.config import RunConfig
 from cganzoo.data.batches import EpochBatches, resize_images
 from cganzoo.divergence import LossWindow, first_bad_loss, first_non_finite
@@ -176,11 +176,6 @@ def dataset_identity(data: LabelledImages) -> dict[str, Any]:
             "shape": list(info.shape), "train_size": int(data.images.shape[0]), "sha256": digest.hexdigest()}
 
 
-def has_batchnorm(*modules: torch.nn.Module) -> bool:
-    """Whether any module holds a BatchNorm layer (which cannot train on a batch of one)."""
-    return any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for module in modules for m in module.modules())
-
-
 def default_run_dir(config: RunConfig) -> Path:
     """``runs/<model>-<dataset>-<UTC time>``."""
     stamp = datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S")
@@ -260,10 +255,9 @@ class Trainer:
         random.seed(config.seed)
         np.random.seed(config.seed % 2**32)
         self.generator, self.discriminator = build_models(config, self.info, registry)
-        batchnorm = has_batchnorm(self.generator, self.discriminator)
-        if batchnorm and config.batch_size == 1:
-            raise ConfigError("batch_size 1 cannot train this model: its generator or discriminator has BatchNorm, "
-                              "which needs at least 2 images per batch in training mode; use --batch-size 2 or more")
+        self.loss = create_loss(config.loss.name, config.loss.params, registry=registry)
+        check_combination(config, self.generator, self.discriminator, self.loss)
+        batchnorm = has_batch_statistics(self.generator) or has_batch_statistics(self.discriminator)
         if config.batch_size > images.shape[0]:
             raise ConfigError(f"batch_size {config.batch_size} is larger than the data set {self.info.name!r} "
                               f"({images.shape[0]} training images); use --batch-size {images.shape[0]} or less")
@@ -274,8 +268,6 @@ class Trainer:
                 f"BatchNorm in training mode; it is skipped ({len(self.batches)} batches per epoch)")
         self.generator.to(self.device)
         self.discriminator.to(self.device)
-        self.loss = create_loss(config.loss.name, config.loss.params, registry=registry)
-        check_combination(config, self.generator, self.discriminator, self.loss)
         self.optimizers = create_optimizers(config, self.generator, self.discriminator,
                                             adam_kwargs=adam_options(config, self.device))
         self.opt_g, self.opt_d = self.optimizers.generator, self.optimizers.discriminator

@@ -163,8 +163,8 @@ def test_a_model_without_batchnorm_keeps_its_last_batch_of_one(tmp_path, registr
 
 
 def test_batch_size_one_with_batchnorm_is_refused_before_training(tmp_path, registry):
-    with pytest.raises(ConfigError, match="batch_size 1 cannot train this model: its generator or discriminator has "
-                                          "BatchNorm"):
+    with pytest.raises(ConfigError, match=r"generator 'mlp' needs batches of at least 2 to train \(BatchNorm over "
+                                          r"the batch\), but batch_size is 1; use --batch-size 2 or more"):
         Trainer(toy_config(tmp_path, batch_size=1), tmp_path / "run", registry=registry, progress=False, log=quiet)
     assert not (tmp_path / "run").exists()  # the corrected retry may use the same --out
     Trainer(toy_config(tmp_path, batch_size=2), tmp_path / "run", registry=registry, progress=False, log=quiet)
