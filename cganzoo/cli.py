@@ -124,13 +124,13 @@ def _run(args: argparse.Namespace) -> int:
             overrides[name] = {"name": getattr(args, name)}
     if args.resume:
         if args.model or args.config:
-            raise CganzooError("--resume continues a run with its own config; give no MODEL or --config with it")
+            raise ConfigError("--resume continues a run with its own config; give no MODEL or --config with it")
         saved, _ = read_run_config(args.resume)
         config = validate_config(merge_config(saved.to_json_dict(), overrides))
         train(config, run_dir=args.resume, resume=True, progress=not args.no_progress)
         return 0
     if not args.model and not args.config:
-        raise CganzooError("name a MODEL (see `cganzoo list model`), or give --config FILE or --resume RUN_DIR")
+        raise ConfigError("name a MODEL (see `cganzoo list model`), or give --config FILE or --resume RUN_DIR")
     config = resolve_config(args.model, config_file=args.config, overrides=overrides)
     train(config, progress=not args.no_progress)
     return 0
@@ -176,11 +176,11 @@ def _sample(args: argparse.Namespace) -> int:
     from cganzoo.sampling import save_grid
 
     if args.n < 1:
-        raise CganzooError(f"--n must be at least 1, got {args.n}")
+        raise ConfigError(f"--n must be at least 1, got {args.n}")
     model = load(args.run_dir, device=args.device)
     labels = model.parse_labels(args.labels)
     if labels.numel() * args.n > _MAX_GRID_IMAGES:
-        raise CganzooError(f"{labels.numel()} label(s) x --n {args.n} is more than {_MAX_GRID_IMAGES} images for "
+        raise ConfigError(f"{labels.numel()} label(s) x --n {args.n} is more than {_MAX_GRID_IMAGES} images for "
                            f"one grid; lower --n, or sample in batches from Python (cganzoo.load(RUN_DIR).sample)")
     images = model.sample(labels, n=args.n, seed=args.seed)
     try:

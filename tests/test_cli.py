@@ -93,3 +93,9 @@ def test_help_names_the_main_flags(capsys):
                  "--loss", "--conditioner", "--seed", "--device", "--sample-interval", "--out", "--data-dir",
                  "--config", "--resume", "--dataset"):
         assert flag in out
+
+
+@pytest.mark.parametrize("argv", [["run"], ["sample", ".", "--labels", "1", "--n", "0"]])
+def test_missing_or_invalid_arguments_exit_2(argv, capsys):
+    assert main(argv) == 2
+    assert capsys.readouterr().err.startswith("cganzoo: error: ")

@@ -227,3 +227,14 @@ def test_a_corrupt_latest_checkpoint_names_the_older_one_and_the_way_back(run_di
         f"(steps after it are trained again)")
     pointer.write_text("step_000000002\n")  # following the advice
     assert cganzoo.load(run_dir, registry=registry).step == 2
+
+
+def test_atomic_writes_get_the_usual_file_mode(tmp_path):
+    import os
+    import stat
+
+    from cganzoo.checkpoint import _UMASK, atomic_write_text
+
+    path = tmp_path / "config.json"
+    atomic_write_text(path, "{}")
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o666 & ~_UMASK
