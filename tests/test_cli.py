@@ -57,7 +57,7 @@ def test_resume_from_the_cli(toy_plugin, tmp_path, capsys):
 
 
 @pytest.mark.parametrize("argv, message", [
-    (["run", "mlp-gan"], "cganzoo: error: unknown model 'mlp-gan'; choose one of: acgan, cdcgan, dcgan, mlp-cgan,"),
+    (["run", "mlp-gan"], "cganzoo: error: unknown model 'mlp-gan'; choose one of: acgan, cdcgan, cdcgan-word-vectors, dcgan, mlp-cgan,"),
     (["run", "mlp-cgan", "--dataset", "cifar"], "cganzoo: error: unknown dataset 'cifar'; choose one of: mnist"),
     (["run", "mlp-cgan", "--loss", "hinge2"], "cganzoo: error: unknown loss 'hinge2'; choose one of: bce, hinge, minimax, mse, non-saturating, wasserstein-gp"),
     (["run", "mlp-cgan", "--conditioner", "nope"], "cganzoo: error: unknown conditioner 'nope'; choose one of:"),

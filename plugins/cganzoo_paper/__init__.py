@@ -163,17 +163,27 @@ class PaperDiscriminator(DiscriminatorNetwork):
         super().__init__()
         self.cond_dim, self.img_shape = cond_dim, tuple(img_shape)
         self.x_layer = Maxout(math.prod(self.img_shape), x_units, x_pieces)
-        self.y_layer = Maxout(cond_dim, y_units, y_pieces)
-        self.joint = Maxout(x_units + y_units, joint_units, joint_pieces)
+        # cond_dim 0: an output conditioner (projection, AC-GAN) conditions D instead; no y branch.
+        self.y_layer = Maxout(cond_dim, y_units, y_pieces) if cond_dim > 0 else None
+        self.joint = Maxout(x_units + (y_units if cond_dim > 0 else 0), joint_units, joint_pieces)
         self.out = nn.Linear(joint_units, 1)
         self.drop = nn.Dropout(dropout)
+        self.feature_dim = joint_units
         _init_uniform(self, init_range)
 
+    def features(self, x: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+        """The joint maxout layer's output after dropout, ``(B, joint_units)``."""
+        h = self.drop(self.x_layer(x.flatten(1)))
+        if self.y_layer is not None:
+            h = torch.cat((h, self.drop(self.y_layer(c))), dim=-1)
+        return self.drop(self.joint(h))
+
+    def output(self, features: torch.Tensor) -> torch.Tensor:
+        """The paper's last layer: ``w . h + b``, logits ``(B,)``."""
+        return self.out(features).squeeze(-1)
+
     def forward(self, x: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
-        h_x = self.drop(self.x_layer(x.flatten(1)))
-        h_y = self.drop(self.y_layer(c))
-        h = self.drop(self.joint(torch.cat((h_x, h_y), dim=-1)))
-        return self.out(h).squeeze(-1)
+        return self.output(self.features(x, c))
 
 
 PAPER_PRESET = {
