@@ -250,6 +250,9 @@ def _add_bench_parser(sub: Any) -> None:
                        help="also train the focus model N steps in fp32 and each --quality-variants through "
                             "`cganzoo run`'s runner, same seed; plot loss curves and sample grids side by side")
     bench.add_argument("--quality-variants", default="bf16", metavar="LIST", help="variants compared with fp32 (default bf16)")
+    bench.add_argument("--quality-eval-samples", type=int, default=1000, metavar="N",
+                       help="images per class for each quality run's evaluation (conditional accuracy, judge FD; "
+                            "default 1000; 0: no evaluation)")
     bench.add_argument("--out", type=Path, default=Path("benchmarks/results"), metavar="DIR",
                        help="where results go (default benchmarks/results)")
     bench.add_argument("--tag", metavar="NAME", help="file name stem (default cpu or cuda-<gpu name>)")
@@ -285,7 +288,8 @@ def _bench(args: argparse.Namespace) -> int:
         batch_sizes=_csv_list(args.batch_sizes, "--batch-sizes", int) or (), reference=not args.no_reference,
         reference_model=args.reference_model, seconds=args.seconds, warmup_steps=args.warmup_steps,
         min_steps=args.min_steps, threads=args.threads, repeats=args.repeats, matmul_seconds=args.matmul_seconds,
-        quality_steps=args.quality_steps, quality_variants=_csv_list(args.quality_variants, "--quality-variants") or (),
+        quality_steps=args.quality_steps, quality_eval_per_class=args.quality_eval_samples,
+        quality_variants=_csv_list(args.quality_variants, "--quality-variants") or (),
         log=lambda line: print(line, file=sys.stderr, flush=True))
     result = run_benchmarks(options)
     result.options["command"] = "cganzoo " + shlex.join(sys.argv[1:] if sys.argv[1:2] == ["bench"] else ["bench"])

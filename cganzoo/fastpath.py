@@ -35,6 +35,7 @@ The measured effect of each option is in ``benchmarks/results/``.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import os
 import shutil
@@ -62,9 +63,15 @@ def check_fast_path(config: RunConfig, device: torch.device) -> None:
     """Reject fast-path options the device cannot run, before any data is loaded.
 
     Raises:
-        ConfigError: ``cuda_graphs`` off CUDA; ``compile`` on CPU without a C++
-            compiler; ``adam_impl="fused"`` on a device without a fused Adam.
+        ConfigError: ``cuda_graphs`` off CUDA or with a scheduled optimizer (sgd);
+            ``compile`` on CPU without a C++ compiler; ``adam_impl="fused"`` on a
+            device without a fused Adam.
     """
+    if config.cuda_graphs and config.optimizer.name != "adam":
+        # A replayed graph reuses the hyper-parameters it was captured with; a schedule that changes
+        # them between steps (sgd's lr and momentum) would silently stop taking effect.
+        raise ConfigError(f"cuda_graphs needs a constant optimizer, but optimizer {config.optimizer.name!r} "
+                          "changes its hyper-parameters every step; use --optimizer adam or drop --cuda-graphs")
     if config.cuda_graphs and device.type != "cuda":
         raise ConfigError(f"cuda_graphs needs a CUDA device, but the device is {str(device)!r}; "
                           "drop --cuda-graphs or use --device cuda")
@@ -146,9 +153,18 @@ def autocast_forward(module: torch.nn.Module, device_type: str, dtype: torch.dty
     def autocast_forward_(*args: Any, **kwargs: Any) -> Any:
         with torch.autocast(device_type, dtype=dtype, cache_enabled=False):
             out = forward(*args, **kwargs)
-        return tree_map(lambda t: t.float() if isinstance(t, torch.Tensor) and t.is_floating_point() else t, out)
+        return _to_fp32(out)
 
     module.forward = autocast_forward_
+
+
+def _to_fp32(out: Any) -> Any:
+    """Floating tensors in ``out`` (a tensor, tuples/lists/dicts, or a dataclass such as
+    :class:`cganzoo.interfaces.DiscriminatorOutput`) cast to fp32; everything else unchanged."""
+    if dataclasses.is_dataclass(out) and not isinstance(out, type):
+        return dataclasses.replace(out, **{f.name: _to_fp32(getattr(out, f.name))
+                                           for f in dataclasses.fields(out) if f.init})
+    return tree_map(lambda t: t.float() if isinstance(t, torch.Tensor) and t.is_floating_point() else t, out)
 
 
 class CudaGraphStep:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import csv
 import json
+import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -16,6 +18,9 @@ from cganzoo.bench.report import console_table, write_results
 from cganzoo.cli import main
 from cganzoo.components import create_dataset
 from cganzoo.runner import Trainer
+
+sys.path.insert(0, str(Path(__file__).parent / "evaluation"))
+from judges import toy_data, toy_judge_dir  # noqa: E402,F401  (fixtures: a judge for the toy data set)
 
 QUICK = dict(seconds=0.01, warmup_steps=1, min_steps=1, matmul_seconds=0.01)
 
@@ -88,15 +93,17 @@ def test_bench_rows_ratios_and_outputs(tmp_path, registry):
 
 def test_bench_crosses_conditioners_and_losses(tmp_path, registry):
     options = BenchOptions(filter="toy-gan", device="cpu", reference_model="toy-gan", batch_size=16,
-                           conditioners="[eo]*", losses="mse", batch_sizes=(), reference=False, log=lambda _: None, **QUICK)
+                           conditioners="[eo]*", losses="mse", batch_sizes=(), reference=False, log=lambda _: None,
+                           **QUICK)
     result = run_benchmarks(options, registry=registry)
     assert [(r.conditioner, r.loss, r.variant) for r in result.rows] == [
         ("embedding", "mse", "fp32"), ("one-hot", "mse", "fp32")]
     assert result.reference is None and all(r.vs_reference is None for r in result.rows)
 
 
-def test_cganzoo_bench_command(toy_plugin, tmp_path, capsys):
+def test_cganzoo_bench_command(toy_plugin, tmp_path, capsys, toy_judge_dir):
     code = main(["bench", "--filter", "toy-gan", "--reference-model", "toy-gan", "--device", "cpu",
+                 "--data-dir", str(toy_judge_dir), "--quality-eval-samples", "10",
                  "--batch-size", "16", "--variants", "fp32", "--sweep-variants", "fp32", "--batch-sizes", "16",
                  "--seconds", "0.01", "--warmup-steps", "1", "--min-steps", "1", "--matmul-seconds", "0.01",
                  "--repeats", "2", "--quality-steps", "4", "--out", str(tmp_path / "res"),
@@ -112,9 +119,16 @@ def test_cganzoo_bench_command(toy_plugin, tmp_path, capsys):
     for row in rows:
         windows = [float(v) for v in row["all_images_per_s"].split(";")]
         assert len(windows) == 2 and float(row["images_per_s"]) == pytest.approx(max(windows), abs=0.06)
-    # --quality-steps 4: fp32 and bf16 trained 4 steps each through the runner, curves and grids plotted.
+    # --quality-steps 4: fp32 and bf16 trained 4 steps each through the runner, evaluated, curves and grids plotted.
     assert "## Quality after the same number of steps (4, same seed)" in md
-    assert "| fp32 | 4 |" in md and "| bf16 | 4 |" in md
+    quality = {line.split(" | ")[0][2:]: line.split(" | ") for line in md.splitlines() if line.startswith("| fp32 | 4 |")
+               or line.startswith("| bf16 | 4 |")}
+    assert set(quality) == {"fp32", "bf16"}
+    assert quality["fp32"][6].endswith("%") and quality["fp32"][7] == "+0.0"  # accuracy, and its difference to fp32
+    assert float(quality["bf16"][8].rstrip(" |")) >= 0  # judge Frechet distance
+    record = json.loads((tmp_path / "res" / "cpu.json").read_text())
+    assert [q["evaluation"]["metrics"]["conditional-accuracy"]["values"]["accuracy"] >= 0 for q in record["quality"]] \
+        == [True, True]
     assert (tmp_path / "res" / "cpu-quality.png").stat().st_size > 0
 
 
@@ -122,7 +136,8 @@ def test_cganzoo_bench_command(toy_plugin, tmp_path, capsys):
     (["--variants", "fp33"], "cganzoo: error: unknown variant token 'fp33' in 'fp33'; combine with '+' any of: fp32, bf16"),
     (["--filter", "nothing*"], "cganzoo: error: no model matches --filter 'nothing*'"),
     (["--batch-sizes", "64,x"], "cganzoo: error: --batch-sizes takes a comma-separated list of int values, got '64,x'"),
-    (["--repeats", "0"], "cganzoo: error: repeats must be at least 1 and quality_steps at least 0, got 0, 0"),
+    (["--repeats", "0"], "cganzoo: error: repeats must be at least 1, quality_steps and quality_eval_per_class at "
+                         "least 0; got 0, 0, 1000"),
 ])
 def test_cganzoo_bench_bad_input_is_one_line(argv, message, capsys):
     assert main(["bench", "--device", "cpu", "--no-write", *argv]) == 2

@@ -15,8 +15,9 @@ import pytest
 import torch
 
 import cganzoo
-from cganzoo.errors import ConfigError
+from cganzoo.errors import ConfigError, OptionalDependencyError
 from cganzoo.fastpath import adam_options, resolved_adam_impl
+from cganzoo.plugins import load_plugins
 from cganzoo.runner import Trainer
 
 STEPS = 6
@@ -28,8 +29,8 @@ BF16_LOSS_TOLERANCE = 5e-3
 COMPILE_LOSS_TOLERANCE = 1e-4
 
 
-def make_trainer(tmp_path, registry, name, **overrides) -> Trainer:
-    config = cganzoo.resolve_config("mlp-cgan", registry=registry, overrides={
+def make_trainer(tmp_path, registry, name, model="mlp-cgan", **overrides) -> Trainer:
+    config = cganzoo.resolve_config(model, registry=registry, overrides={
         "dataset": "toy-digits", "device": "cpu", "batch_size": 16, "max_steps": 100, **overrides})
     return Trainer(config, tmp_path / name, registry=registry, progress=False, log=lambda _: None)
 
@@ -208,3 +209,26 @@ def test_cuda_graphs_on_cpu_from_the_cli_is_one_line_exit_2(toy_plugin, tmp_path
     code = main(["run", "toy-gan", "--device", "cpu", "--cuda-graphs", "--out", str(tmp_path / "run"), "--no-progress"])
     err = capsys.readouterr().err
     assert code == 2 and err.startswith("cganzoo: error: cuda_graphs needs a CUDA device") and err.count("\n") == 1
+
+
+@pytest.mark.parametrize("model", load_plugins().registry.names("model"))
+def test_every_model_trains_under_bf16_autocast_close_to_fp32(model, tmp_path, registry):
+    """Every registered model's bf16 steps track its fp32 steps, and D's outputs come back in fp32."""
+    runs = {}
+    for amp in ("off", "bf16"):
+        try:
+            trainer = make_trainer(tmp_path, registry, amp, model=model, amp=amp)
+        except OptionalDependencyError as exc:
+            pytest.skip(str(exc))
+        batches = trainer.batches.epoch(0)
+        torch.manual_seed(5)
+        runs[amp] = [v for _ in range(3) for v in (t.item() for t in trainer.train_step(*next(batches)))]
+        real, labels = next(batches)
+        out = trainer.discriminator(real, labels, full=True)
+        assert all(t.dtype == torch.float32 for t in (out.logits, out.class_logits) if t is not None)
+    assert runs["bf16"] == pytest.approx(runs["off"], rel=2e-2, abs=BF16_LOSS_TOLERANCE)
+
+
+def test_cuda_graphs_refuse_a_scheduled_optimizer(tmp_path, registry):
+    with pytest.raises(ConfigError, match="cuda_graphs needs a constant optimizer, but optimizer 'sgd'"):
+        make_trainer(tmp_path, registry, "run", cuda_graphs=True, optimizer={"name": "sgd"})

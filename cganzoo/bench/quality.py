@@ -2,10 +2,10 @@
 
 Trains the focus model from the same seed once in plain fp32 and once per
 fast-path variant, through :func:`cganzoo.train` (the whole runner:
-``Trainer.run`` with its logging and sample grids), for the same number of
-steps, and puts the loss curves and the final sample grids side by side. This
-is the quality check until the evaluation module's metrics (conditional
-accuracy, judge-feature distance) can be computed for each run.
+``Trainer.run`` with its logging, sample grids and end-of-run evaluation), for
+the same number of steps; reports each run's conditional accuracy and
+judge-feature Frechet distance (:mod:`cganzoo.evaluation`, the runner's
+``eval_at_end``) and puts the loss curves and final sample grids side by side.
 """
 
 from __future__ import annotations
@@ -28,9 +28,10 @@ class QualityRun:
     Attributes:
         variant: ``fp32`` or a fast-path variant name.
         run_dir: Its run directory (``metrics.jsonl``, ``samples/``).
-        metrics: The logged records (step, d_loss, g_loss, images_per_s...).
+        metrics: The logged loss records (step, d_loss, g_loss, images_per_s...).
         grid: The final sample grid, ``(H, W)`` or ``(H, W, C)`` uint8 (read from its PNG).
-        seconds: Wall time of the run, s.
+        seconds: Wall time of the run, s (evaluation, and a judge's one-off training, included).
+        evaluation: The end-of-run evaluation record (``metrics.jsonl``'s ``eval``), or ``None``.
     """
 
     variant: str
@@ -38,6 +39,14 @@ class QualityRun:
     metrics: list[dict[str, Any]]
     grid: Any
     seconds: float
+    evaluation: dict[str, Any] | None = None
+
+    def metric(self, name: str, key: str) -> float | None:
+        """A scalar of the evaluation, e.g. ``metric("conditional-accuracy", "accuracy")``."""
+        if not self.evaluation:
+            return None
+        value = self.evaluation.get("metrics", {}).get(name, {}).get("values", {}).get(key)
+        return float(value) if isinstance(value, (int, float)) else None
 
     def tail_mean(self, key: str, fraction: float = 0.2) -> float:
         """Mean of ``key`` over the last ``fraction`` of the logged records."""
@@ -46,15 +55,19 @@ class QualityRun:
 
 
 def compare_quality(config_for: Callable[[str, dict[str, Any]], Any], variants: tuple[str, ...], steps: int,
-                    work_dir: Path, *, registry: Registry | None = None,
+                    work_dir: Path, *, eval_per_class: int = 1000, registry: Registry | None = None,
                     log: Callable[[str], None] = print) -> list[QualityRun]:
-    """Train ``fp32`` and each variant for ``steps`` steps from the same seed.
+    """Train ``fp32`` and each variant for ``steps`` steps from the same seed, then evaluate each.
 
     Args:
         config_for: ``config_for(variant, overrides) -> RunConfig`` of the focus model.
         variants: Fast-path variants to compare with ``fp32``.
         steps: Training steps per run.
         work_dir: Parent of the run directories (must not hold them yet).
+        eval_per_class: Generated images per class for the end-of-run
+            evaluation (the runner's ``eval_samples_per_class``); 0 skips it.
+            The first evaluation may train the data set's judge once (minutes
+            on a CPU; cached under the data directory).
         registry: Component registry.
         log: Progress lines.
     """
@@ -66,16 +79,24 @@ def compare_quality(config_for: Callable[[str, dict[str, Any]], Any], variants: 
     runs = []
     for variant in dict.fromkeys(("fp32", *variants)):
         out = work_dir / variant.replace("+", "-")
-        config = config_for(variant, {"max_steps": steps, "log_interval": interval, "sample_interval": steps,
-                                      "checkpoint_interval": steps, "out": out})
+        extra: dict[str, Any] = {"max_steps": steps, "log_interval": interval, "sample_interval": steps,
+                                 "checkpoint_interval": steps, "out": out}
+        if eval_per_class:
+            extra.update(eval_at_end=True, eval_samples_per_class=eval_per_class)
+        config = config_for(variant, extra)
         start = time.perf_counter()
         run_dir = train(config, progress=False, log=lambda _: None, registry=registry)
         seconds = time.perf_counter() - start
-        metrics = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+        records = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+        evaluation = next((r["eval"] for r in reversed(records) if "eval" in r), None)
         grid = np.asarray(Image.open(run_dir / "samples" / f"step_{steps}.png"))
-        runs.append(QualityRun(variant, run_dir, metrics, grid, seconds))
+        run = QualityRun(variant, run_dir, [r for r in records if "d_loss" in r], grid, seconds, evaluation)
+        runs.append(run)
+        accuracy, fd = run.metric("conditional-accuracy", "accuracy"), run.metric("judge-frechet-distance", "fd")
         log(f"bench: quality {variant}: {steps} steps in {seconds:.0f} s, last-20% mean d_loss "
-            f"{runs[-1].tail_mean('d_loss'):.4f}, g_loss {runs[-1].tail_mean('g_loss'):.4f}")
+            f"{run.tail_mean('d_loss'):.4f}, g_loss {run.tail_mean('g_loss'):.4f}"
+            + (f", conditional accuracy {accuracy:.4f}, judge FD {fd:.3f}" if accuracy is not None and fd is not None
+               else ""))
     return runs
 
 

@@ -140,16 +140,23 @@ def markdown(result: BenchResult, *, title: str | None = None, preamble: str = "
 def _quality_section(result: BenchResult, plot_name: str | None) -> list[str]:
     runs = result.quality
     steps = runs[0].metrics[-1]["step"]
+    base = runs[0].metric("conditional-accuracy", "accuracy")
     lines = [f"## Quality after the same number of steps ({steps}, same seed)", "",
-             "Each variant trained from the same seed through `cganzoo.train` (the whole runner). Loss means are "
-             "over the last 20% of the logged steps; conditional accuracy and judge-feature distance need the "
-             "evaluation module and are not computed yet.", "",
-             "| variant | steps | run s | mean logged img/s | D loss (last 20%) | G loss (last 20%) |",
-             "|---|---:|---:|---:|---:|---:|"]
+             "Each variant trained from the same seed through `cganzoo.train` (the whole runner), then evaluated by "
+             "the runner's end-of-run evaluation (`eval_at_end`; `cganzoo eval` computes the same): conditional "
+             "accuracy (the judge classifier's agreement with the condition label) and the Frechet distance in "
+             "judge features to the test split. Loss means are over the last 20% of the logged steps; `run s` "
+             "includes the evaluation (and the judge's one-off training, if it happened in this run).", "",
+             "| variant | steps | run s | mean logged img/s | D loss (last 20%) | G loss (last 20%) | "
+             "cond. accuracy | vs fp32, points | judge FD |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for run in runs:
         mean_ips = sum(r["images_per_s"] for r in run.metrics) / len(run.metrics)
+        acc, fd = run.metric("conditional-accuracy", "accuracy"), run.metric("judge-frechet-distance", "fd")
+        delta = f"{100 * (acc - base):+.1f}" if acc is not None and base is not None else "-"
         lines.append(f"| {run.variant} | {run.metrics[-1]['step']} | {run.seconds:.0f} | {mean_ips:,.0f} | "
-                     f"{run.tail_mean('d_loss'):.4f} | {run.tail_mean('g_loss'):.4f} |")
+                     f"{run.tail_mean('d_loss'):.4f} | {run.tail_mean('g_loss'):.4f} | "
+                     f"{'-' if acc is None else f'{100 * acc:.1f}%'} | {delta} | {'-' if fd is None else f'{fd:.2f}'} |")
     lines.append("")
     if plot_name:
         lines += [f"![loss curves and final sample grids]({plot_name})", ""]
@@ -182,8 +189,8 @@ NOTES = (
     "disturbed by other work than `img/s` (but spinning threads still count).",
     "- Peak memory: process peak resident set size during the timed steps on CPU (it includes the Python process, "
     "PyTorch and the data set), `torch.cuda.max_memory_allocated` on CUDA.",
-    "- Quality after a fixed budget (conditional accuracy, judge-feature distance) is not in these tables yet: it "
-    "needs the evaluation module.",
+    "- Quality after a fixed budget (conditional accuracy, judge-feature distance) is measured by `--quality-steps` "
+    "(its own section, when run).",
 )
 
 
@@ -203,7 +210,8 @@ def write_json(result: BenchResult, path: Path) -> Path:
     record = {"machine": result.machine, "options": result.options, "seconds": result.seconds,
               "load_average_end": result.load_average_end, "train_size": result.train_size,
               "matmul": [asdict(r) for r in result.matmul], "rows": [asdict(r) for r in result.rows],
-              "quality": [{"variant": q.variant, "seconds": q.seconds, "metrics": q.metrics} for q in result.quality]}
+              "quality": [{"variant": q.variant, "seconds": q.seconds, "metrics": q.metrics, "evaluation": q.evaluation}
+                          for q in result.quality]}
     atomic_write_text(path, json.dumps(record, indent=2) + "\n")
     return path
 

@@ -109,6 +109,8 @@ class BenchOptions:
             in fp32 and in each ``quality_variants`` through ``cganzoo.train``
             and compare loss curves and sample grids (:mod:`cganzoo.bench.quality`).
         quality_variants: Variants compared with fp32 for quality.
+        quality_eval_per_class: Generated images per class for each quality
+            run's evaluation (conditional accuracy, judge FD); 0 skips it.
         log: Receives one progress line per row.
     """
 
@@ -133,6 +135,7 @@ class BenchOptions:
     repeats: int = 1
     quality_steps: int = 0
     quality_variants: tuple[str, ...] = ("bf16",)
+    quality_eval_per_class: int = 1000
     log: Callable[[str], None] = print
 
 
@@ -409,8 +412,9 @@ def _run(bench: _Bench, o: BenchOptions, start: float) -> BenchResult:
     sweep_variants = o.sweep_variants or DEFAULT_SWEEP_VARIANTS.get(device.type, ("fp32",))
     for name in (*variants, *sweep_variants, *o.quality_variants):
         parse_variant(name)
-    if o.repeats < 1 or o.quality_steps < 0:
-        raise ConfigError(f"repeats must be at least 1 and quality_steps at least 0, got {o.repeats}, {o.quality_steps}")
+    if o.repeats < 1 or o.quality_steps < 0 or o.quality_eval_per_class < 0:
+        raise ConfigError(f"repeats must be at least 1, quality_steps and quality_eval_per_class at least 0; got "
+                          f"{o.repeats}, {o.quality_steps}, {o.quality_eval_per_class}")
     for batch in (o.batch_size, *o.batch_sizes):
         if batch < 1:
             raise ConfigError(f"batch sizes must be at least 1, got {batch}")
@@ -458,7 +462,8 @@ def _run(bench: _Bench, o: BenchOptions, start: float) -> BenchResult:
     if o.quality_steps:
         quality = compare_quality(
             lambda variant, extra: bench.config(focus, o.batch_size, variant, extra=extra),
-            o.quality_variants, o.quality_steps, Path(bench.tmp.name) / "quality", registry=bench.registry, log=o.log)
+            o.quality_variants, o.quality_steps, Path(bench.tmp.name) / "quality",
+            eval_per_class=o.quality_eval_per_class, registry=bench.registry, log=o.log)
 
     ref = next((r for r in rows if r.section == "reference" and r.images_per_s), None)
     for row in rows:
