@@ -60,7 +60,7 @@ FEATURE_LAYER = "fc1 pre-activation (the linear outputs feeding the last ReLU)"
 class JudgeRecipe(BaseModel):
     """How a judge is trained; its hash is part of the cache key.
 
-    The defaults reached 99.30% test accuracy on MNIST in 4 epochs, 72 s of
+    The defaults reached 99.30% test accuracy on MNIST in 4 epochs, 76-78 s of
     CPU time (one thread) on the project's 2-core machine; smaller variants
     measured there: channels (8, 16) for 3 epochs 99.05%, for 6 epochs 99.21%.
     ``docs/results.md`` gives the accuracy of the judge behind its numbers.

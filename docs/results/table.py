@@ -1,0 +1,63 @@
+"""Print the measured rows of docs/results.md from the JSON reports next to this file.
+
+    python docs/results/table.py
+
+Every figure in the tables of docs/results.md is printed by this script from
+the reports ``cganzoo eval ... -o`` and ``controls.py`` wrote; none is typed by hand.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+HERE = Path(__file__).parent
+ROWS = [("mlp-cgan (mse), 5 epochs", "mlp-cgan.json"), ("mlp-cgan-bce, 5 epochs", "mlp-cgan-bce.json"),
+        ("paper-cgan, 5 epochs", "paper-cgan.json"), ("mlp-cgan (mse), 1 epoch", "mlp-cgan-1epoch.json")]
+
+
+def row(name: str, report: dict) -> str:
+    m = report["metrics"]
+    acc = m["conditional-accuracy"]["values"]["accuracy"]
+    fd = m["judge-frechet-distance"]["values"]
+    pr = m["judge-precision-recall"]["values"]
+    pz = m["parzen-log-likelihood"]["values"]
+    return (f"| {name} | {pz['log_likelihood']:.0f} ± {pz['standard_error']:.1f} (σ = {pz['sigma']:.3f}) "
+            f"| {acc:.3f} | {fd['fd']:.1f} | {fd['fd_intra_class_mean']:.1f} | {pr['precision']:.3f} "
+            f"| {pr['recall']:.3f} |")
+
+
+def main() -> None:
+    print("| model | Parzen log-likelihood | cond. accuracy | judge FD | intra-class judge FD | precision | recall |")
+    print("| --- | --- | --- | --- | --- | --- | --- |")
+    for name, file in ROWS:
+        path = HERE / file
+        if path.is_file():
+            print(row(name, json.loads(path.read_text())))
+    controls = HERE / "controls.json"
+    if controls.is_file():
+        print()
+        print("| control | Parzen log-likelihood | cond. accuracy | judge FD | intra-class judge FD | precision | recall |")
+        print("| --- | --- | --- | --- | --- | --- | --- |")
+        for name, report in json.loads(controls.read_text()).items():
+            print(row(name, report))
+    for model in ("mlp-cgan", "mlp-cgan-bce", "paper-cgan"):
+        path = HERE / f"{model}-10epochs.evals.jsonl"
+        if path.is_file():
+            print(f"\n{model}, evaluated every 5 epochs of a 10-epoch run (eval records of its metrics.jsonl):\n")
+            print("| epochs | Parzen log-likelihood | cond. accuracy | judge FD | intra-class judge FD | precision | recall |")
+            print("| --- | --- | --- | --- | --- | --- | --- |")
+            for line in path.read_text().splitlines():
+                record = json.loads(line)
+                print(row(str(record["epoch"] + 1), record["eval"]))
+    for name, file in ROWS:
+        path = HERE / file
+        if path.is_file():
+            report = json.loads(path.read_text())
+            per_class = report["metrics"]["conditional-accuracy"]["values"]["per_class_accuracy"]
+            print(f"\n{name}: per-class accuracy " + ", ".join(f"{k}: {v:.2f}" for k, v in enumerate(per_class))
+                  + f"; eval wall {report['wall_s']:.1f} s")
+
+
+if __name__ == "__main__":
+    main()
