@@ -5,7 +5,9 @@ The public API, for users and plugin authors alike:
 * plugin hooks: :data:`hookimpl` (see :mod:`cganzoo.hookspecs`);
 * interfaces: :class:`Conditioner`, :class:`GeneratorNetwork`,
   :class:`DiscriminatorNetwork`, :class:`AdversarialLoss`,
-  :class:`DatasetInfo`, :class:`LabelledImages`;
+  :class:`DatasetInfo`, :class:`LabelledImages`, :class:`Metric` (with
+  :class:`EvaluationContext` in, :class:`MetricResult` out; the building blocks
+  are in :mod:`cganzoo.evaluation`);
 * components by name: ``create_*`` and ``list_*``;
 * runs: :func:`resolve_config`, :func:`train`, :func:`load`.
 
@@ -26,11 +28,14 @@ from cganzoo.errors import (
     CheckpointError,
     ConfigError,
     DataError,
+    EvaluationError,
     IncompatibleError,
     LabelError,
+    OutputError,
     OptionalDependencyError,
     PluginError,
     TrainingDivergedError,
+    TrainingInterrupted,
     UnknownComponentError,
 )
 from cganzoo.interfaces import (
@@ -58,6 +63,7 @@ from cganzoo.components import (
     model_preset,
 )
 from cganzoo.sampling import save_grid
+from cganzoo.evaluation import EvaluationContext, MetricResult
 from cganzoo.api import TrainedModel, load, resolve_config, train
 
 __version__ = "0.1.0"
@@ -75,16 +81,21 @@ __all__ = [
     "DatasetInfo",
     "DiscriminatorNetwork",
     "DiscriminatorOutput",
+    "EvaluationContext",
+    "EvaluationError",
     "GeneratorNetwork",
     "IncompatibleError",
     "LabelError",
     "LabelledImages",
     "Metric",
+    "OutputError",
     "OptionalDependencyError",
+    "MetricResult",
     "PluginError",
     "RunConfig",
     "TrainedModel",
     "TrainingDivergedError",
+    "TrainingInterrupted",
     "UnknownComponentError",
     "check_labels",
     "create_conditioner",

@@ -20,12 +20,13 @@ from typing import Any, Callable, Sequence
 
 import torch
 
-from cganzoo.checkpoint import latest_checkpoint, load_checkpoint, load_module_state
+from cganzoo.checkpoint import load_latest_checkpoint, load_module_state
 from cganzoo.components import model_preset
 from cganzoo.config import RunConfig, merge_config, read_config_file, validate_config
-from cganzoo.errors import CheckpointError, LabelError
+from cganzoo.errors import CheckpointError, ConfigError, LabelError
 from cganzoo.interfaces import ConditionalGenerator, DatasetInfo
 from cganzoo.labels import check_labels
+from cganzoo.latent import sample_latent
 from cganzoo.registry import Registry
 from cganzoo.runner import Trainer, build_models, default_run_dir, resolve_device
 
@@ -47,6 +48,8 @@ def resolve_config(model: str | None = None, *, config_file: str | Path | None =
     """
     file_layer = read_config_file(config_file) if config_file else {}
     model = model or file_layer.get("model")
+    if model is not None and not isinstance(model, str):
+        raise ConfigError(f"invalid config: model: must be the name of a registered model (got {model!r})")
     preset = model_preset(model, registry=registry) if model else {}
     layers = [preset, file_layer, overrides or {}]
     merged = merge_config(*layers)
@@ -72,7 +75,12 @@ def train(config: RunConfig | dict[str, Any], *, run_dir: str | Path | None = No
         ``samples/step_<N>.png`` and ``checkpoints/``.
 
     Raises:
-        CganzooError: any configuration, data or checkpoint problem (see :mod:`cganzoo.errors`).
+        TrainingInterrupted: SIGINT (Ctrl-C) or SIGTERM stopped the run after a
+            checkpoint; ``train(config, run_dir=..., resume=True)`` continues it exactly.
+        TrainingDivergedError: a loss or weight became NaN or infinite (the
+            message names the first bad step); the last good checkpoint is kept.
+        CganzooError: any other configuration, data, output or checkpoint
+            problem (see :mod:`cganzoo.errors`).
     """
     if isinstance(config, dict):
         config = validate_config(config)
@@ -91,8 +99,10 @@ def read_run_config(run_dir: str | Path) -> tuple[RunConfig, dict[str, Any]]:
     try:
         record = json.loads(path.read_text(encoding="utf-8"))
         return validate_config(record["config"]), record
-    except (OSError, json.JSONDecodeError, KeyError, TypeError) as exc:
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError, KeyError, TypeError) as exc:
         raise CheckpointError(f"{str(path)!r} is missing or not a cganzoo run config: {exc}") from None
+    except ConfigError as exc:
+        raise CheckpointError(f"{str(path)!r} holds an invalid run config ({exc})") from None
 
 
 @dataclass
@@ -169,6 +179,9 @@ class TrainedModel:
                 f"label {label!r} is not a class index in [0, {self.info.num_classes}) or a class name "
                 f"({', '.join(self.info.class_names)}); {why}"
             ) from None
+        if not out:
+            raise LabelError(f"no labels given; name class indices in [0, {self.info.num_classes}) or class names, "
+                             f"e.g. 3,7 or {','.join(self.info.class_names[:2])}")
         return out
 
     @torch.no_grad()
@@ -203,7 +216,8 @@ class TrainedModel:
                 accept it, e.g. ``word-vectors``: ``"seven,digit three"``), or
                 a comma-separated string of them.
             n: Images per label.
-            seed: Seeds the noise ``z ~ N(0, 1)``.
+            seed: Seeds the noise ``z``, drawn from the run's latent prior
+                (``config.latent_distribution``; reference: ``N(0, 1)``).
 
         Returns:
             float32 ``(len(labels) * n, C, H, W)`` in ``[-1, 1]``, label-major
@@ -226,7 +240,8 @@ class TrainedModel:
                 y, c = None, self.conditions(items)
         count = (y.numel() if c is None else c.shape[0]) * n
         gen = torch.Generator(device="cpu").manual_seed(seed)
-        z = torch.randn(count, self.generator.latent_dim, generator=gen).to(self.device)
+        z = sample_latent(count, self.generator.latent_dim, self.config.latent_distribution,
+                          generator=gen).to(self.device)
         was_training = self.generator.training
         self.generator.eval()
         try:
@@ -258,7 +273,12 @@ def load(run_dir: str | Path, *, device: str = "cpu", registry: Registry | None 
     except (KeyError, TypeError, ValueError) as exc:
         raise CheckpointError(f"{run_dir}/config.json has no valid dataset record: {exc}") from None
     generator, _ = build_models(config, info, registry)
-    g_state, _, _, state = load_checkpoint(latest_checkpoint(Path(run_dir)))
+    path, (g_state, _, _, state) = load_latest_checkpoint(Path(run_dir))
     load_module_state(generator, g_state, "generator")
+    try:
+        step = int(state.get("step", 0))
+    except (TypeError, ValueError):
+        raise CheckpointError(f"checkpoint {str(path)!r}: state.json holds step {state.get('step')!r}, "
+                              f"not an integer") from None
     generator.to(resolve_device(device)).eval()
-    return TrainedModel(generator=generator, config=config, info=info, step=int(state.get("step", 0)))
+    return TrainedModel(generator=generator, config=config, info=info, step=step)

@@ -12,13 +12,24 @@ Layout of ``run_dir/checkpoints/``::
 A checkpoint directory is assembled under a temporary name, every file is
 fsync'ed, and only then renamed into place and named in ``latest`` (itself
 replaced atomically). A process killed at any moment leaves the previous
-checkpoint loadable. Loading never unpickles: safetensors and JSON only.
+checkpoint loadable (``tests/test_crash_safety.py`` kills writers with SIGKILL
+at every stage of this protocol, and at random moments of a training run).
+Temporary leftovers of a killed writer are removed by the next save.
+
+``state.json`` records the SHA-256 of each ``.safetensors`` file, so a file
+damaged after it was written (a flipped bit, a truncated copy) is reported
+rather than loaded: safetensors itself checks the header, not the data.
+
+Loading never unpickles: safetensors and JSON only, so a malicious checkpoint
+cannot run code.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -26,13 +37,24 @@ from typing import Any
 
 import torch
 from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load as load_safetensors
+from safetensors.torch import save as save_safetensors
 
 from cganzoo.errors import CheckpointError
 
 FORMAT = "cganzoo-checkpoint"
 VERSION = 1
 _FILES = ("generator.safetensors", "discriminator.safetensors", "training.safetensors", "state.json")
+_TENSOR_FILES = _FILES[:3]
+#: What ``latest`` may name: a plain directory name, never a path or a hidden temporary.
+_SAFE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,200}")
+
+
+def _write_synced(path: Path, data: bytes) -> None:
+    with open(path, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
 
 
 def _fsync_path(path: Path) -> None:
@@ -113,7 +135,9 @@ def save_checkpoint(run_dir: Path, name: str, *, generator: torch.nn.Module, dis
             the new one is in place.
 
     Returns:
-        The checkpoint directory.
+        The checkpoint directory. If ``latest`` already names ``name`` (a run
+        resumed at a step and stopped at that very step), that checkpoint is
+        kept as it is: replacing it in place could not be atomic.
 
     Raises:
         CheckpointError: the directory cannot be written (disk full, permissions);
@@ -123,17 +147,23 @@ def save_checkpoint(run_dir: Path, name: str, *, generator: torch.nn.Module, dis
     final = root / name
     try:
         root.mkdir(parents=True, exist_ok=True)
+        if final.is_dir() and _read_latest_name(root) == name:
+            return final
+        _remove_leftovers(root)
         tmp = Path(tempfile.mkdtemp(prefix=f".{name}.", suffix=".tmp", dir=root))
         try:
-            save_file(_module_tensors(generator), tmp / "generator.safetensors")
-            save_file(_module_tensors(discriminator), tmp / "discriminator.safetensors")
-            save_file({k: v.detach().contiguous().cpu() for k, v in training_tensors.items()},
-                      tmp / "training.safetensors")
-            (tmp / "state.json").write_text(
-                json.dumps({"format": FORMAT, "version": VERSION, **state}, indent=1), encoding="utf-8")
-            for file in _FILES:
-                _fsync_path(tmp / file)
-            if final.exists():
+            digests = {}
+            for file, tensors in (("generator.safetensors", _module_tensors(generator)),
+                                  ("discriminator.safetensors", _module_tensors(discriminator)),
+                                  ("training.safetensors",
+                                   {k: v.detach().contiguous().cpu() for k, v in training_tensors.items()})):
+                data = save_safetensors(tensors)
+                digests[file] = hashlib.sha256(data).hexdigest()
+                _write_synced(tmp / file, data)
+            record = {"format": FORMAT, "version": VERSION, "sha256": digests, **state}
+            _write_synced(tmp / "state.json", json.dumps(record, indent=1).encode("utf-8"))
+            _fsync_path(tmp)
+            if final.exists():  # a stale copy that `latest` does not name (checked above)
                 shutil.rmtree(final)
             os.rename(tmp, final)
             _fsync_path(root)
@@ -142,16 +172,44 @@ def save_checkpoint(run_dir: Path, name: str, *, generator: torch.nn.Module, dis
             raise
         atomic_write_text(root / "latest", name + "\n")
     except OSError as exc:
-        raise CheckpointError(f"could not write checkpoint {str(final)!r}: {exc.strerror or exc}") from exc
+        raise CheckpointError(
+            f"could not write checkpoint {str(final)!r}: {exc.strerror or exc}; the previous checkpoint is kept"
+        ) from exc
     _prune(root, keep, protect=name)
     return final
 
 
+def _read_latest_name(root: Path) -> str | None:
+    try:
+        return (root / "latest").read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
 def _prune(root: Path, keep: int, protect: str) -> None:
-    done = sorted(p for p in root.iterdir() if p.is_dir() and p.name.startswith("step_"))
+    """Keep the ``keep`` newest checkpoints up to ``protect`` (the one just written).
+
+    Newer-named ones (left by a run resumed from an older checkpoint) are not
+    counted: they are replaced when training reaches their step again.
+    """
+    done = sorted(p for p in root.iterdir() if p.is_dir() and p.name.startswith("step_") and p.name <= protect)
     for old in done[:-keep]:
         if old.name != protect:
             shutil.rmtree(old, ignore_errors=True)
+
+
+def _remove_leftovers(root: Path) -> None:
+    """Remove temporaries a killed writer left (``.step_*.tmp`` directories, ``.latest.*.tmp`` files).
+
+    Only one process writes a run's checkpoints, so every temporary present
+    before a save starts is abandoned.
+    """
+    for path in root.iterdir():
+        if path.name.startswith(".") and path.name.endswith(".tmp"):
+            if path.is_dir():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink(missing_ok=True)
 
 
 def latest_checkpoint(run_dir: Path) -> Path:
@@ -162,27 +220,44 @@ def latest_checkpoint(run_dir: Path) -> Path:
     """
     root = Path(run_dir) / "checkpoints"
     pointer = root / "latest"
+    if not pointer.is_file() and (Path(run_dir) / "config.json").is_file():
+        raise CheckpointError(
+            f"run {str(run_dir)!r} has no checkpoint yet: it stopped before writing its first one (they are written "
+            f"every --checkpoint-interval steps and at each epoch end); start it again with another --out"
+        )
     if not pointer.is_file():
         raise CheckpointError(
             f"no checkpoint in {str(root)!r} (expected a 'latest' file); is {str(run_dir)!r} a cganzoo run directory?"
         )
-    name = pointer.read_text(encoding="utf-8").strip()
-    if not name or "/" in name or name.startswith("."):
-        raise CheckpointError(f"{str(pointer)!r} is corrupt: it names {name!r}")
+    try:
+        name = pointer.read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CheckpointError(f"{str(pointer)!r} is unreadable or corrupt: {exc}") from None
+    if not _SAFE_NAME.fullmatch(name):
+        raise CheckpointError(f"{str(pointer)!r} is corrupt: it names {name[:80]!r}, not a checkpoint directory")
     path = root / name
     if not path.is_dir():
         raise CheckpointError(f"{str(pointer)!r} names checkpoint {name!r}, which does not exist")
     return path
 
 
+def checkpoint_names(run_dir: Path) -> list[str]:
+    """Names of the complete-looking checkpoint directories of a run, oldest first."""
+    root = Path(run_dir) / "checkpoints"
+    if not root.is_dir():
+        return []
+    return sorted(p.name for p in root.iterdir() if p.is_dir() and p.name.startswith("step_"))
+
+
 def load_checkpoint(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor], dict[str, torch.Tensor], dict[str, Any]]:
-    """Read a checkpoint directory.
+    """Read a checkpoint directory, verifying each tensor file's SHA-256.
 
     Returns:
         ``(generator_state, discriminator_state, training_tensors, state)``, tensors on the CPU.
 
     Raises:
-        CheckpointError: a file is missing, truncated, corrupt, or not a cganzoo checkpoint.
+        CheckpointError: a file is missing, truncated, corrupt, fails its
+            checksum, or is not a cganzoo checkpoint.
     """
     path = Path(path)
     for file in _FILES:
@@ -190,7 +265,7 @@ def load_checkpoint(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, torc
             raise CheckpointError(f"checkpoint {str(path)!r} is incomplete: {file} is missing")
     try:
         state = json.loads((path / "state.json").read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
         raise CheckpointError(f"checkpoint {str(path)!r}: state.json is unreadable or corrupt ({exc})") from None
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise CheckpointError(f"{str(path)!r} is not a cganzoo checkpoint (state.json has no format {FORMAT!r})")
@@ -198,26 +273,64 @@ def load_checkpoint(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, torc
         raise CheckpointError(
             f"checkpoint {str(path)!r} has format version {state.get('version')!r}; this cganzoo reads version {VERSION}"
         )
+    digests = state.get("sha256")
+    if not isinstance(digests, dict):
+        raise CheckpointError(f"checkpoint {str(path)!r}: state.json records no sha256 checksums")
     tensors = []
-    for file in _FILES[:3]:
+    for file in _TENSOR_FILES:
         try:
-            tensors.append(load_file(path / file, device="cpu"))
-        except (SafetensorError, OSError, ValueError) as exc:
+            data = (path / file).read_bytes()
+        except OSError as exc:
+            raise CheckpointError(f"checkpoint file {str(path / file)!r} is unreadable: {exc.strerror or exc}") from None
+        if hashlib.sha256(data).hexdigest() != digests.get(file):
+            raise CheckpointError(
+                f"checkpoint file {str(path / file)!r} is corrupt or truncated: its SHA-256 differs from the one "
+                f"recorded in state.json when it was written"
+            )
+        try:
+            tensors.append(load_safetensors(data))
+        except (SafetensorError, ValueError) as exc:
             raise CheckpointError(f"checkpoint file {str(path / file)!r} is corrupt or truncated: {exc}") from None
     return tensors[0], tensors[1], tensors[2], state
+
+
+def load_latest_checkpoint(run_dir: Path) -> tuple[Path, tuple[dict[str, torch.Tensor], dict[str, torch.Tensor], dict[str, torch.Tensor], dict[str, Any]]]:
+    """:func:`latest_checkpoint` then :func:`load_checkpoint`.
+
+    Returns:
+        The checkpoint directory and what :func:`load_checkpoint` returns.
+
+    Raises:
+        CheckpointError: as those two; if an older checkpoint exists, the
+            message says how to fall back to it (never done silently).
+    """
+    try:
+        path = latest_checkpoint(run_dir)
+        return path, load_checkpoint(path)
+    except CheckpointError as exc:
+        current = _read_latest_name(Path(run_dir) / "checkpoints")
+        older = [n for n in checkpoint_names(run_dir) if n != current and (current is None or n < current)]
+        if not older:
+            raise
+        pointer = Path(run_dir) / "checkpoints" / "latest"
+        raise CheckpointError(
+            f"{exc}. An older checkpoint, {older[-1]}, exists: to continue from it, run "
+            f"`echo {older[-1]} > {pointer}` (steps after it are trained again)"
+        ) from None
 
 
 def load_module_state(module: torch.nn.Module, tensors: dict[str, torch.Tensor], what: str) -> None:
     """``module.load_state_dict(tensors)`` with an error that names the mismatch.
 
     Raises:
-        CheckpointError: keys or shapes differ (e.g. another architecture or class count).
+        CheckpointError: keys, shapes or dtypes differ (e.g. another architecture or class count).
     """
     expected = module.state_dict()
     missing = sorted(set(expected) - set(tensors))
     unexpected = sorted(set(tensors) - set(expected))
     wrong = sorted(k for k in set(expected) & set(tensors) if expected[k].shape != tensors[k].shape)
-    if missing or unexpected or wrong:
+    dtypes = sorted(k for k in set(expected) & set(tensors) if expected[k].dtype != tensors[k].dtype)
+    if missing or unexpected or wrong or dtypes:
         parts = []
         if missing:
             parts.append(f"missing {missing[:3]}")
@@ -226,5 +339,8 @@ def load_module_state(module: torch.nn.Module, tensors: dict[str, torch.Tensor],
         if wrong:
             k = wrong[0]
             parts.append(f"shape of {k}: checkpoint {tuple(tensors[k].shape)} vs model {tuple(expected[k].shape)}")
+        if dtypes and not wrong:
+            k = dtypes[0]
+            parts.append(f"dtype of {k}: checkpoint {tensors[k].dtype} vs model {expected[k].dtype}")
         raise CheckpointError(f"the checkpoint's {what} does not match the configured {what}: " + "; ".join(parts))
     module.load_state_dict(tensors)

@@ -12,26 +12,31 @@ import sys
 from pathlib import Path
 from typing import Any, Sequence
 
-from cganzoo.errors import CganzooError
+from cganzoo.errors import CganzooError, ConfigError, OutputError, TrainingInterrupted
 
 #: ``cganzoo run`` flags that map one-to-one onto RunConfig fields.
 _RUN_FIELDS: dict[str, tuple[type, str]] = {
     "epochs": (int, "passes over the training set (default 200)"),
     "max_steps": (int, "stop after this many steps in total (smoke runs)"),
     "batch_size": (int, "images per step (default 64)"),
-    "lr": (float, "Adam learning rate (default 2e-4)"),
+    "lr": (float, "learning rate of G and D (default 2e-4; initial rate with --optimizer sgd)"),
     "b1": (float, "Adam beta1 (default 0.5)"),
     "b2": (float, "Adam beta2 (default 0.999)"),
     "latent_dim": (int, "width of z (default 100)"),
+    "latent_distribution": (str, "prior of z: normal (default) | uniform (U[0,1), the CGAN paper's)"),
     "img_size": (int, "image side in pixels after the one-off resize (default 32)"),
     "seed": (int, "seed for every random number generator (default 0)"),
     "device": (str, "auto | cpu | cuda | cuda:N (default auto)"),
     "sample_interval": (int, "write a sample grid every N steps (default 400)"),
     "log_interval": (int, "log losses and images/s every N steps (default 50)"),
     "checkpoint_interval": (int, "write a checkpoint every N steps (default 1000; also each epoch end)"),
+    "eval_interval": (int, "evaluate every N steps and at the end, appending to metrics.jsonl (see `cganzoo eval`)"),
+    "eval_samples_per_class": (int, "generated images per class for each evaluation (default 1000)"),
     "out": (Path, "run directory (default runs/<model>-<dataset>-<time>)"),
     "data_dir": (Path, "directory with hand-placed data files; the data cache goes there too"),
 }
+#: Metavars that the last word of the field name would get wrong.
+_METAVARS = {"eval_samples_per_class": "N", "latent_distribution": "NAME"}
 #: Flags that pick a component by name.
 _COMPONENT_FLAGS = {
     "dataset": "data set (default mnist)",
@@ -41,13 +46,14 @@ _COMPONENT_FLAGS = {
     "loss": "adversarial loss (see `cganzoo list loss`)",
     "generator": "generator network (see `cganzoo list generator`)",
     "discriminator": "discriminator network (see `cganzoo list discriminator`)",
+    "optimizer": "adam (default: lr, b1, b2) | sgd (momentum 0.5->0.7, lr decay 1.00004/step; the CGAN paper's)",
 }
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="cganzoo",
-        description="A plugin-based conditional GAN zoo: train, sample and list models.",
+        description="A plugin-based conditional GAN zoo: train, sample, evaluate and list models.",
         epilog="Example: cganzoo run mlp-cgan --dataset mnist --epochs 1 --device cpu",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
@@ -59,11 +65,14 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--config", type=Path, metavar="FILE", help="YAML or JSON file of run settings; flags override it")
     run.add_argument("--resume", type=Path, metavar="RUN_DIR", help="continue a run from its latest checkpoint")
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
+    run.add_argument("--eval", dest="eval_at_end", action="store_true", default=None,
+                     help="evaluate when training ends (all metrics, appended to metrics.jsonl)")
     for name, help_text in _COMPONENT_FLAGS.items():
         run.add_argument(f"--{name.replace('_', '-')}", dest=name, metavar="NAME", help=help_text)
     for name, (kind, help_text) in _RUN_FIELDS.items():
-        run.add_argument(f"--{name.replace('_', '-')}", dest=name, type=kind, metavar=name.split("_")[-1].upper(),
-                         help=help_text)
+        run.add_argument(f"--{name.replace('_', '-')}", dest=name, type=kind,
+                         metavar=_METAVARS.get(name, name.split("_")[-1].upper()), help=help_text)
+    _add_fast_path_flags(run)
 
     lst = sub.add_parser("list", help="list registered components", description=(
         "List every registered component: models, datasets, conditioners, generators, discriminators, losses, metrics."))
@@ -74,6 +83,8 @@ def build_parser() -> argparse.ArgumentParser:
     plugins = sub.add_parser("plugins", help="list installed plugins and the hooks each implements")
     plugins.add_argument("--json", action="store_true", help="machine-readable output")
 
+    _add_bench_parser(sub)
+
     sample = sub.add_parser("sample", help="draw a sample grid from a trained run")
     sample.add_argument("run_dir", type=Path, metavar="RUN_DIR")
     sample.add_argument("--labels", required=True, help="comma-separated class indices or names, e.g. 3,7 or three,seven; with the "
@@ -82,6 +93,21 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument("-o", "--output", type=Path, default=Path("samples.png"), help="PNG to write (default samples.png)")
     sample.add_argument("--seed", type=int, default=0, help="noise seed (default 0)")
     sample.add_argument("--device", default="cpu", help="cpu | cuda | auto (default cpu)")
+
+    ev = sub.add_parser("eval", help="evaluate a trained run: every metric on 10,000 samples", description=(
+        "Evaluate RUN_DIR's latest checkpoint: draw --per-class samples of every class (seeded, G in eval mode) "
+        "and compute every registered metric (`cganzoo list metric`) against the data set's test split. The judge "
+        "classifier is trained once per data set (minutes on a CPU) and cached next to the data."))
+    ev.add_argument("run_dir", type=Path, metavar="RUN_DIR")
+    ev.add_argument("--json", action="store_true", help="print the full report (values, protocols, notes) as JSON")
+    ev.add_argument("--metrics", metavar="NAMES", help="comma-separated metric names (default: all registered)")
+    ev.add_argument("--per-class", type=int, default=1000, metavar="N",
+                    help="generated images per class (default 1000; the Parzen protocol needs 1000)")
+    ev.add_argument("--seed", type=int, default=0, help="evaluation seed for z (default 0)")
+    ev.add_argument("--device", default="cpu", help="cpu | cuda | auto (default cpu)")
+    ev.add_argument("--data-dir", type=Path, metavar="DIR",
+                    help="data files and judge cache (default: the run's --data-dir, else the data cache)")
+    ev.add_argument("-o", "--output", type=Path, metavar="FILE", help="also write the JSON report to FILE")
     return parser
 
 
@@ -89,7 +115,10 @@ def _run(args: argparse.Namespace) -> int:
     from cganzoo.api import read_run_config, resolve_config, train
     from cganzoo.config import merge_config, validate_config
 
-    overrides: dict[str, Any] = {name: getattr(args, name) for name in _RUN_FIELDS if getattr(args, name) is not None}
+    overrides: dict[str, Any] = {name: getattr(args, name) for name in (*_RUN_FIELDS, *_FAST_PATH_FIELDS)
+                                 if getattr(args, name) is not None}
+    if args.eval_at_end:
+        overrides["eval_at_end"] = True
     for name in _COMPONENT_FLAGS:
         if getattr(args, name) is not None:
             overrides[name] = {"name": getattr(args, name)}
@@ -149,9 +178,149 @@ def _sample(args: argparse.Namespace) -> int:
     if args.n < 1:
         raise CganzooError(f"--n must be at least 1, got {args.n}")
     model = load(args.run_dir, device=args.device)
-    images = model.sample(args.labels, n=args.n, seed=args.seed)
-    path = save_grid(images, args.output, nrow=args.n)
+    labels = model.parse_labels(args.labels)
+    if labels.numel() * args.n > _MAX_GRID_IMAGES:
+        raise CganzooError(f"{labels.numel()} label(s) x --n {args.n} is more than {_MAX_GRID_IMAGES} images for "
+                           f"one grid; lower --n, or sample in batches from Python (cganzoo.load(RUN_DIR).sample)")
+    images = model.sample(labels, n=args.n, seed=args.seed)
+    try:
+        path = save_grid(images, args.output, nrow=args.n)
+    except OSError as exc:
+        raise OutputError(f"could not write {str(args.output)!r}: {exc.strerror or exc}") from None
     print(f"wrote {path} ({images.shape[0]} images from step {model.step}, one row per label)")
+    return 0
+
+
+#: Most images ``cganzoo sample`` puts in one grid (a bigger PNG is unreadable, and costly to hold in memory).
+_MAX_GRID_IMAGES = 10_000
+
+
+#: Fast-path ``cganzoo run`` flags (RunConfig fields; see cganzoo/fastpath.py).
+_FAST_PATH_FIELDS = ("amp", "compile", "cuda_graphs", "adam_impl")
+
+
+def _add_fast_path_flags(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("fast path (see benchmarks/results for the measured effect of each)")
+    group.add_argument("--amp", choices=("off", "bf16"), default=None,
+                       help="bf16: forward passes under torch.autocast(bfloat16), fp32 weights and Adam (default off)")
+    group.add_argument("--compile", action="store_const", const=True, default=None,
+                       help="torch.compile G and D (compiling takes tens of seconds or more on a small CPU)")
+    group.add_argument("--cuda-graphs", dest="cuda_graphs", action="store_const", const=True, default=None,
+                       help="capture the whole training step as one CUDA graph (CUDA only)")
+    group.add_argument("--adam-impl", dest="adam_impl", choices=("auto", "fused", "foreach", "for-loop"), default=None,
+                       help="Adam kernel (default auto: fused on CUDA and with --amp/--compile, else foreach, "
+                            "bit-identical to PyTorch's default on CPU)")
+
+
+def _add_bench_parser(sub: Any) -> None:
+    bench = sub.add_parser("bench", help="measure training speed against the reference pipeline and the matmul roof",
+                           description=(
+        "Benchmark registered models through the training runner: images/s at steady state, step time, peak "
+        "memory, GFLOP/s against the matrix-product throughput measured in the same run, and the ratio to the "
+        "reference pipeline (torchvision MNIST + PIL transforms + DataLoader + numpy noise) from the same run; "
+        "then a batch-size sweep. Writes <tag>.md, .csv, .json and -sweep.png to --out."),
+        epilog="Example: cganzoo bench --filter 'mlp-cgan*' --device cpu")
+    bench.add_argument("--filter", default="mlp-cgan*", metavar="GLOB", help="models to run (default 'mlp-cgan*')")
+    bench.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N (default auto)")
+    bench.add_argument("--conditioners", metavar="GLOB", help="cross each model with these conditioners")
+    bench.add_argument("--losses", metavar="GLOB", help="cross each model with these losses")
+    bench.add_argument("--dataset", metavar="NAME", help="train every row on this data set (default: each model's)")
+    bench.add_argument("--data-dir", type=Path, metavar="DIR", help="hand-placed data files / data cache")
+    bench.add_argument("--batch-size", type=int, default=64, metavar="N", help="batch of the model table (default 64)")
+    bench.add_argument("--variants", metavar="LIST",
+                       help="comma-separated fast-path variants of the focus model, tokens joined by '+': "
+                            "fp32, bf16, compile, cuda-graphs, fused-adam, foreach-adam, for-loop-adam "
+                            "(default cpu: fp32,fp32+fused-adam,bf16; cuda adds cuda-graphs and compile variants)")
+    bench.add_argument("--sweep-variants", metavar="LIST", help="variants of the sweep (default cpu: fp32,bf16)")
+    bench.add_argument("--batch-sizes", default="64,128,256,512,1024,2048,4096", metavar="LIST",
+                       help="sweep batch sizes, comma-separated; 'none' for no sweep (default 64 to 4096)")
+    bench.add_argument("--no-reference", action="store_true", help="skip the reference-pipeline row")
+    bench.add_argument("--reference-model", default="mlp-cgan", metavar="NAME",
+                       help="model the reference row stands for; also the focus of variants and sweep (default mlp-cgan)")
+    bench.add_argument("--seconds", type=float, default=2.0, metavar="S", help="timed seconds per row (default 2)")
+    bench.add_argument("--warmup-steps", type=int, default=3, metavar="N", help="untimed steps per row (default 3)")
+    bench.add_argument("--min-steps", type=int, default=3, metavar="N", help="minimum timed steps per row (default 3)")
+    bench.add_argument("--repeats", type=int, default=1, metavar="N",
+                       help="timed windows per row, fastest kept; the model table is timed round-robin (default 1)")
+    bench.add_argument("--threads", type=int, metavar="N", help="torch.set_num_threads(N) (default: PyTorch's choice)")
+    bench.add_argument("--matmul-seconds", type=float, default=0.5, metavar="S",
+                       help="timing per matrix-product shape (default 0.5)")
+    bench.add_argument("--quality-steps", type=int, default=0, metavar="N",
+                       help="also train the focus model N steps in fp32 and each --quality-variants through "
+                            "`cganzoo run`'s runner, same seed; plot loss curves and sample grids side by side")
+    bench.add_argument("--quality-variants", default="bf16", metavar="LIST", help="variants compared with fp32 (default bf16)")
+    bench.add_argument("--out", type=Path, default=Path("benchmarks/results"), metavar="DIR",
+                       help="where results go (default benchmarks/results)")
+    bench.add_argument("--tag", metavar="NAME", help="file name stem (default cpu or cuda-<gpu name>)")
+    bench.add_argument("--note", default="", help="text put at the top of the Markdown report")
+    bench.add_argument("--no-write", action="store_true", help="print the table only")
+
+
+def _csv_list(text: str | None, flag: str, kind: type = str) -> tuple[Any, ...] | None:
+    if text is None:
+        return None
+    if text.strip().lower() in ("", "none"):
+        return ()
+    try:
+        return tuple(kind(part.strip()) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise ConfigError(f"{flag} takes a comma-separated list of {kind.__name__} values, got {text!r}") from None
+
+
+def _bench(args: argparse.Namespace) -> int:
+    import shlex
+
+    from cganzoo.bench import BenchOptions, run_benchmarks
+    from cganzoo.bench.report import console_table, write_results
+
+    if args.seconds <= 0 or args.matmul_seconds <= 0 or args.warmup_steps < 0 or args.min_steps < 1:
+        raise ConfigError("--seconds and --matmul-seconds must be positive, --warmup-steps at least 0 and "
+                          f"--min-steps at least 1; got {args.seconds}, {args.matmul_seconds}, {args.warmup_steps}, "
+                          f"{args.min_steps}")
+    options = BenchOptions(
+        filter=args.filter, device=args.device, conditioners=args.conditioners, losses=args.losses,
+        dataset=args.dataset, data_dir=args.data_dir, batch_size=args.batch_size,
+        variants=_csv_list(args.variants, "--variants"), sweep_variants=_csv_list(args.sweep_variants, "--sweep-variants"),
+        batch_sizes=_csv_list(args.batch_sizes, "--batch-sizes", int) or (), reference=not args.no_reference,
+        reference_model=args.reference_model, seconds=args.seconds, warmup_steps=args.warmup_steps,
+        min_steps=args.min_steps, threads=args.threads, repeats=args.repeats, matmul_seconds=args.matmul_seconds,
+        quality_steps=args.quality_steps, quality_variants=_csv_list(args.quality_variants, "--quality-variants") or (),
+        log=lambda line: print(line, file=sys.stderr, flush=True))
+    result = run_benchmarks(options)
+    result.options["command"] = "cganzoo " + shlex.join(sys.argv[1:] if sys.argv[1:2] == ["bench"] else ["bench"])
+    print(console_table(result))
+    if not args.no_write:
+        for path in write_results(result, args.out, tag=args.tag, preamble=args.note):
+            print(f"wrote {path}")
+    print(f"bench took {result.seconds:.0f} s")
+
+
+def _eval(args: argparse.Namespace) -> int:
+    from cganzoo.checkpoint import atomic_write_text
+    from cganzoo.errors import ConfigError
+    from cganzoo.evaluation import evaluate_run
+
+    if args.per_class < 1:
+        raise ConfigError(f"--per-class must be at least 1, got {args.per_class}")
+    metrics = [m.strip() for m in args.metrics.split(",") if m.strip()] if args.metrics else None
+
+    def log(line: str) -> None:
+        print(line, file=sys.stderr)
+
+    report = evaluate_run(args.run_dir, metrics=metrics, per_class=args.per_class, seed=args.seed,
+                          device=args.device, data_dir=args.data_dir, log=log)
+    record = report.to_json()
+    if args.output:
+        atomic_write_text(args.output, json.dumps(record, indent=2) + "\n")
+    if args.json:
+        print(json.dumps(record, indent=2))
+    else:
+        from cganzoo.api import read_run_config
+
+        _, run_record = read_run_config(args.run_dir)
+        names = run_record.get("dataset", {}).get("class_names")
+        print(f"{args.run_dir} (step {report.step})")
+        print(report.format_table(names))
     return 0
 
 
@@ -161,7 +330,7 @@ def _print_table(header: Sequence[str], rows: list[Sequence[str]]) -> None:
         print("  ".join(str(cell).ljust(w) for cell, w in zip(row, widths)).rstrip())
 
 
-_COMMANDS = {"run": _run, "list": _list, "plugins": _plugins, "sample": _sample}
+_COMMANDS = {"run": _run, "list": _list, "plugins": _plugins, "sample": _sample, "bench": _bench, "eval": _eval}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -169,6 +338,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return _COMMANDS[args.command](args)
+    except TrainingInterrupted as exc:  # not an error: the run stopped cleanly and can be resumed
+        print(f"cganzoo: {exc}", file=sys.stderr)
+        return exc.exit_code
     except CganzooError as exc:
         print(f"cganzoo: error: {exc}", file=sys.stderr)
         return getattr(exc, "exit_code", 1)

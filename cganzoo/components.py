@@ -18,7 +18,7 @@ from cganzoo.interfaces import (
     DatasetInfo,
     LabelledImages,
 )
-from cganzoo.errors import IncompatibleError
+from cganzoo.errors import IncompatibleError, PluginError
 from cganzoo.registry import Component, Registry
 
 
@@ -55,9 +55,11 @@ def model_preset(name: str, *, registry: Registry | None = None) -> dict[str, An
 def create_dataset(name: str, params: dict[str, Any] | None = None, *, data_dir: Path | None = None,
                    log: Callable[[str], None] = print, registry: Registry | None = None) -> LabelledImages:
     """Load a registered data set as in-memory tensors (see :class:`LabelledImages`)."""
-    data = get_registry(registry).create("dataset", name, params, data_dir=data_dir, log=log)
+    reg = get_registry(registry)
+    data = reg.create("dataset", name, params, data_dir=data_dir, log=log)
     if not isinstance(data, LabelledImages):
-        raise TypeError(f"dataset {name!r} factory returned {type(data).__name__}, not LabelledImages")
+        raise PluginError(f"dataset {name!r} (from plugin {reg.get('dataset', name).plugin!r}) returned "
+                          f"{type(data).__name__}, not LabelledImages")
     return data
 
 
@@ -85,7 +87,7 @@ def create_conditioner(name: str, params: dict[str, Any] | None = None, *, info:
         raise TypeError(f"conditioner {name!r} factory returned {type(conditioner).__name__}, not a Conditioner")
     cond_dim = getattr(conditioner, "cond_dim", None)
     if not isinstance(cond_dim, int) or cond_dim < 0:
-        raise TypeError(f"conditioner {name!r} has no non-negative integer cond_dim (got {cond_dim!r})")
+        raise PluginError(f"conditioner {name!r} has no non-negative integer cond_dim (got {cond_dim!r})")
     if role == "generator" and conditioner.reads_features:
         raise IncompatibleError(f"conditioner {name!r} built for the generator conditions a discriminator's "
                                 "features; it cannot condition a generator")

@@ -59,20 +59,39 @@ class RunConfig(BaseModel):
     epochs: int = Field(200, ge=1, description="Passes over the training set.")
     max_steps: int | None = Field(None, ge=1, description="Stop after this many steps (G+D updates) in total, if sooner.")
     batch_size: int = Field(64, ge=1, le=65536, description="Images per step.")
-    lr: float = Field(2e-4, gt=0, le=1.0, description="Adam learning rate, both G and D.")
+    lr: float = Field(2e-4, gt=0, le=1.0, description="Learning rate of G and D (initial rate for a decaying schedule).")
     b1: float = Field(0.5, ge=0, lt=1, description="Adam beta1.")
     b2: float = Field(0.999, ge=0, lt=1, description="Adam beta2.")
-    latent_dim: int = Field(100, ge=1, le=100_000, description="Width of the latent z ~ N(0, 1).")
+    optimizer: ComponentSpec = Field(ComponentSpec(name="adam"),
+                                     description="'adam' (lr, b1, b2; the reference's) or 'sgd' (momentum and the "
+                                                 "CGAN paper's decay, see cganzoo.optim).")
+    latent_dim: int = Field(100, ge=1, le=100_000, description="Width of the latent z.")
+    latent_distribution: Literal["normal", "uniform"] = Field(
+        "normal", description="Prior of z: 'normal' N(0, 1) (the reference's) or 'uniform' U[0, 1) (the CGAN paper's).")
     img_size: int = Field(32, ge=8, le=1024, description="Images are resized once to img_size x img_size pixels.")
     drop_last: bool = Field(True, description="Drop each epoch's last incomplete batch (a batch of one breaks BatchNorm).")
 
     seed: int = Field(0, ge=0, lt=2**63, description="Seeds every random number generator of the run.")
     device: str = Field("auto", description="'auto' (CUDA if available), 'cpu', 'cuda' or 'cuda:N'.")
 
+    # The fast path (cganzoo/fastpath.py). Defaults compute exactly the reference's arithmetic on CPU.
+    amp: Literal["off", "bf16"] = Field("off", description="'bf16': G and D forward passes under torch.autocast "
+                                        "(bfloat16), fp32 master weights and optimizer; 'off': fp32 throughout.")
+    compile: bool = Field(False, description="torch.compile G and D (minutes of compile time on a small CPU).")
+    cuda_graphs: bool = Field(False, description="Capture the whole training step as one CUDA graph (CUDA only).")
+    adam_impl: Literal["auto", "fused", "foreach", "for-loop"] = Field(
+        "auto", description="Adam kernel: 'auto' is fused on CUDA and under amp/compile, else foreach "
+                            "(bit-identical to PyTorch's default on CPU).")
+
     sample_interval: int = Field(400, ge=1, description="Write a 10x10 sample grid every this many steps.")
     log_interval: int = Field(50, ge=1, description="Log losses and images/s every this many steps.")
     checkpoint_interval: int = Field(1000, ge=1, description="Write a checkpoint every this many steps (and at the end).")
     keep_checkpoints: int = Field(2, ge=1, description="How many most recent checkpoints to keep.")
+    eval_interval: int | None = Field(None, ge=1, description="Evaluate every this many steps (and at the end); "
+                                      "results go to metrics.jsonl. None: only if eval_at_end.")
+    eval_at_end: bool = Field(False, description="Evaluate once when training ends (see `cganzoo eval`).")
+    eval_samples_per_class: int = Field(1000, ge=1, description="Generated images per class for each evaluation "
+                                        "(1000: the Parzen protocol's 10,000 for MNIST).")
 
     out: Path | None = Field(None, description="Run directory; default runs/<model>-<dataset>-<time>.")
     data_dir: Path | None = Field(None, description="Directory with hand-placed data files (see README).")
@@ -119,7 +138,7 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
         raise ConfigError(f"cannot read config file {str(path)!r}: {exc}") from None
     try:
         data = json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
-    except (json.JSONDecodeError, yaml.YAMLError) as exc:
+    except (json.JSONDecodeError, yaml.YAMLError, RecursionError) as exc:
         kind = "JSON" if path.suffix.lower() == ".json" else "YAML"
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise ConfigError(f"config file {str(path)!r} is not valid {kind}: {first}") from None
@@ -155,7 +174,7 @@ def merge_config(*layers: dict[str, Any]) -> dict[str, Any]:
 
 
 _COMPONENT_FIELDS = ("dataset", "conditioner", "generator_conditioner", "discriminator_conditioner",
-                     "generator", "discriminator", "loss")
+                     "generator", "discriminator", "loss", "optimizer")
 
 
 def _as_spec_dict(value: Any) -> dict[str, Any] | None:

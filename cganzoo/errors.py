@@ -61,4 +61,29 @@ class PluginError(CganzooError):
 
 
 class TrainingDivergedError(CganzooError):
-    """A loss became NaN or infinite during training."""
+    """A loss, a weight or an optimizer moment became NaN or infinite during training."""
+
+
+class OutputError(CganzooError):
+    """An output file (metrics, sample grid, checkpoint) could not be written: disk full, permissions."""
+
+
+class TrainingInterrupted(CganzooError):
+    """Training was stopped by SIGINT (Ctrl-C) or SIGTERM after writing a checkpoint.
+
+    Attributes:
+        signal_name: ``"SIGINT"`` or ``"SIGTERM"``.
+        step: The step the checkpoint holds.
+        run_dir: The run directory to resume.
+        exit_code: ``128 + signal number`` (130 for SIGINT, 143 for SIGTERM), the shell's convention.
+    """
+
+    def __init__(self, message: str, *, signal_name: str, signum: int, step: int, run_dir: str) -> None:
+        super().__init__(message)
+        self.signal_name, self.step, self.run_dir = signal_name, step, run_dir
+        self.exit_code = 128 + signum
+
+
+class EvaluationError(CganzooError):
+    """Evaluation cannot run or would be meaningless: no test split, images outside the
+    judge's input range, or a judge classifier below its required test accuracy."""

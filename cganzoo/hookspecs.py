@@ -144,7 +144,30 @@ def register_metrics(register):  # pragma: no cover - specification only
     """Register evaluation metrics.
 
     Call ``register(name, factory, params=ParamsModel, description="...")``.
-    ``factory(**params)`` returns a :class:`cganzoo.interfaces.Metric`.
+    ``factory(**params)`` returns a :class:`cganzoo.interfaces.Metric`: an
+    object whose ``compute(context)`` takes a
+    :class:`cganzoo.evaluation.EvaluationContext` and returns a
+    :class:`cganzoo.evaluation.MetricResult`. ``cganzoo eval`` and
+    ``cganzoo run --eval`` compute every registered metric (or those named
+    with ``--metrics``) on one shared set of generated images, so a metric
+    should read what it needs from the context: ``context.images("generated")``
+    (float ``(N, C, h, w)`` in ``[-1, 1]`` and int64 labels ``(N,)``),
+    ``context.real("test")`` (uint8 at native size), ``context.judge_outputs(split)``
+    (the judge's cached features and logits) and ``context.protocol()`` (sample
+    counts, seed, judge checksum) to start its own protocol record. The
+    built-in metrics (``plugins/cganzoo_metrics``) are worked examples.
+
+    Example::
+
+        class MeanInk:
+            def compute(self, context):
+                images, _ = context.images("generated")
+                value = float((images.flatten(1) > 0).float().mean())
+                return MetricResult({"ink_fraction": value}, context.protocol(judge=False))
+
+        @hookimpl
+        def register_metrics(register):
+            register("mean-ink", MeanInk, description="fraction of bright pixels")
     """
 
 

@@ -17,13 +17,16 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Protocol, Sequence, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, Sequence, runtime_checkable
 
 import torch
 from torch import nn
 
 from cganzoo.errors import IncompatibleError, LabelError
 from cganzoo.labels import check_labels
+
+if TYPE_CHECKING:  # the evaluation package imports this module
+    from cganzoo.evaluation.context import EvaluationContext, MetricResult
 
 
 @dataclass(frozen=True)
@@ -306,7 +309,7 @@ class ConditionalGenerator(nn.Module):
     def __init__(self, conditioner: Conditioner, net: GeneratorNetwork) -> None:
         super().__init__()
         if net.cond_dim != conditioner.cond_dim:
-            raise ValueError(
+            raise IncompatibleError(
                 f"generator network expects cond_dim={net.cond_dim}, conditioner gives "
                 f"{conditioner.cond_dim}"
             )
@@ -375,7 +378,7 @@ class ConditionalDiscriminator(nn.Module):
     def __init__(self, conditioner: Conditioner, net: DiscriminatorNetwork) -> None:
         super().__init__()
         if net.cond_dim != conditioner.cond_dim:
-            raise ValueError(
+            raise IncompatibleError(
                 f"discriminator network expects cond_dim={net.cond_dim}, conditioner gives "
                 f"{conditioner.cond_dim}"
             )
@@ -444,6 +447,25 @@ class AdversarialLoss(Protocol):
 
 @runtime_checkable
 class Metric(Protocol):
-    """An evaluation metric (the evaluation module defines how it is called)."""
+    """An evaluation metric: a pure function of an evaluation context.
 
-    name: str
+    ``compute`` receives a :class:`cganzoo.evaluation.EvaluationContext`
+    holding the generated images ``(N, C, h, w)`` in ``[-1, 1]`` with their
+    condition labels ``(N,)``, the real data set (uint8 train and test splits),
+    the evaluation seed and, on demand, the judge classifier and its cached
+    features and logits of each image set. It returns a
+    :class:`cganzoo.evaluation.MetricResult`: named values, the protocol they
+    were measured under (start from ``context.protocol()``: sample counts,
+    seed, judge checksum) and caveats. A metric never trains the generator and
+    draws random numbers only from generators seeded with ``context.seed``, so
+    an evaluation is repeatable.
+    """
+
+    def compute(self, context: "EvaluationContext") -> "MetricResult":
+        """Measure the context's generated images.
+
+        Raises:
+            EvaluationError: the metric cannot be computed on this context
+                (e.g. too few samples); the message says what it needs.
+        """
+        ...

@@ -76,7 +76,7 @@ def get_plugin_manager(*, autoload: bool | None = None, extra_plugins: Iterable[
             try:
                 plugin = ep.load()
                 pm.register(plugin, name=ep.name)
-            except Exception as exc:  # one broken plugin must not take the others down
+            except (Exception, SystemExit) as exc:  # one broken plugin must not take the others down
                 errors.append(f"plugin {ep.name!r} ({ep.value}) failed to load and was skipped: "
                               f"{type(exc).__name__}: {exc}")
     for plugin in extra_plugins:
@@ -113,7 +113,7 @@ def build_registry(pm: pluggy.PluginManager) -> tuple[Registry, list[str]]:
                     registry.register(component.kind, component.name, component.factory,
                                       params=component.params, plugin=component.plugin,
                                       description=component.description, **component.extra)
-            except Exception as exc:
+            except (Exception, SystemExit) as exc:
                 errors.append(f"plugin {plugin_name!r}: hook {hook_name} raised "
                               f"{type(exc).__name__}: {exc}; its components were skipped")
     return registry, errors

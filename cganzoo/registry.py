@@ -14,7 +14,7 @@ from typing import Any, Callable
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from cganzoo.errors import ConfigError, DuplicateComponentError, UnknownComponentError
+from cganzoo.errors import CganzooError, ConfigError, DuplicateComponentError, PluginError, UnknownComponentError
 
 #: Kinds of component, in the order ``cganzoo list`` prints them.
 KINDS: tuple[str, ...] = (
@@ -137,10 +137,25 @@ class Registry:
             name: Registered name.
             params: Options, validated by the component's params model.
             **context: Arguments the core supplies (see :mod:`cganzoo.hookspecs`).
+
+        Raises:
+            UnknownComponentError, ConfigError: as :meth:`validate_params`.
+            CganzooError: whatever cganzoo error the factory raises, unchanged.
+            PluginError: the factory raised anything else; the message names the
+                component and the plugin that registered it (the original
+                exception is chained as ``__cause__``).
         """
         component = self.get(kind, name)
         validated = self.validate_params(kind, name, params)
-        return component.factory(**context, **validated.model_dump())
+        try:
+            return component.factory(**context, **validated.model_dump())
+        except CganzooError:
+            raise
+        except Exception as exc:  # a third-party factory's bug is named, not a bare traceback
+            first = str(exc).splitlines()[0] if str(exc) else ""
+            raise PluginError(
+                f"{kind} {name!r} (from plugin {component.plugin!r}) failed to build: {type(exc).__name__}: {first}"
+            ) from exc
 
 
 def format_validation_error(exc: ValidationError) -> str:

@@ -9,24 +9,28 @@ import torch
 from torchvision.utils import save_image
 
 from cganzoo.checkpoint import atomic_write_bytes
+from cganzoo.latent import sample_latent
 
 #: Images per class row in a run's sample grids.
 PER_CLASS = 10
 
 
 def class_grid_inputs(num_classes: int, latent_dim: int, seed: int, per_class: int = PER_CLASS,
-                      device: torch.device | str = "cpu") -> tuple[torch.Tensor, torch.Tensor]:
+                      device: torch.device | str = "cpu", distribution: str = "normal") -> tuple[torch.Tensor, torch.Tensor]:
     """Fixed noise and labels for a class-by-row grid.
 
     Row ``i`` holds ``per_class`` samples of class ``i``; column ``j`` uses the
     same ``z`` in every row, so a column shows one "style" across classes.
 
+    Args:
+        distribution: Latent prior, ``"normal"`` or ``"uniform"`` (:mod:`cganzoo.latent`).
+
     Returns:
-        ``z`` float32 ``(num_classes * per_class, latent_dim)`` ~ N(0, 1) and
+        ``z`` float32 ``(num_classes * per_class, latent_dim)`` from the prior and
         ``y`` int64 ``(num_classes * per_class,)``.
     """
     gen = torch.Generator(device="cpu").manual_seed((seed * 7919 + 0x5A3D1E) % 2**63)
-    z = torch.randn(per_class, latent_dim, generator=gen).repeat(num_classes, 1)
+    z = sample_latent(per_class, latent_dim, distribution, generator=gen).repeat(num_classes, 1)
     y = torch.arange(num_classes).repeat_interleave(per_class)
     return z.to(device), y.to(device)
 

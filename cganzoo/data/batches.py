@@ -80,6 +80,9 @@ class EpochBatches:
             batch of one breaks BatchNorm in training mode).
         device: Where batches live (the data is moved there once).
         dtype: Floating dtype of the returned images.
+        min_batch: With ``drop_last=False``, a last batch smaller than this
+            is skipped anyway (2 for models with BatchNorm, which cannot
+            normalise a batch of one in training mode); see :attr:`skipped_tail`.
 
     Raises:
         ValueError: ``batch_size`` exceeds the data set with ``drop_last``, or
@@ -88,7 +91,7 @@ class EpochBatches:
 
     def __init__(self, images: torch.Tensor, labels: torch.Tensor, batch_size: int, seed: int,
                  drop_last: bool = True, device: torch.device | str = "cpu",
-                 dtype: torch.dtype = torch.float32) -> None:
+                 dtype: torch.dtype = torch.float32, min_batch: int = 1) -> None:
         if images.shape[0] != labels.shape[0]:
             raise ValueError(f"{images.shape[0]} images but {labels.shape[0]} labels")
         if drop_last and batch_size > images.shape[0]:
@@ -100,11 +103,21 @@ class EpochBatches:
         self.images = images.to(self.device)
         self.labels = labels.to(self.device)
         self.batch_size, self.seed, self.drop_last, self.dtype = batch_size, seed, drop_last, dtype
+        self.min_batch = min_batch
+
+    @property
+    def skipped_tail(self) -> int:
+        """Images of each epoch that no batch holds (the dropped last batch), 0 if none."""
+        n = self.images.shape[0]
+        return n - min(n, len(self) * self.batch_size)
 
     def __len__(self) -> int:
         """Batches per epoch."""
         n = self.images.shape[0]
-        return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
+        tail = n % self.batch_size
+        if self.drop_last or 0 < tail < self.min_batch:
+            return n // self.batch_size
+        return -(-n // self.batch_size)
 
     def epoch(self, epoch: int, start: int = 0):
         """Yield the batches of ``epoch`` from batch index ``start`` on.

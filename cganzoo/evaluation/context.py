@@ -1,0 +1,157 @@
+"""What a metric receives and what it returns: :class:`EvaluationContext` and :class:`MetricResult`.
+
+Every metric of an evaluation sees the same context: one set of generated
+images with their condition labels, the real data set (train and test splits),
+the evaluation seed, and the judge classifier. Expensive shared work (the
+judge, its features of each image set) is computed on first use and cached in
+the context, so four metrics cost one pass of the judge.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import torch
+
+from cganzoo.errors import EvaluationError
+from cganzoo.evaluation.images import check_unit_range
+from cganzoo.evaluation.judge import Judge, require_test_split
+from cganzoo.interfaces import DatasetInfo, LabelledImages
+
+#: Image sets a context can hand to the judge.
+SPLITS = ("generated", "test", "train")
+
+
+@dataclass(frozen=True)
+class MetricResult:
+    """The outcome of one metric.
+
+    Attributes:
+        values: Named results. Scalars are floats; per-class results are lists
+            indexed by class label (``len == num_classes``). JSON-serialisable.
+        protocol: How the values were obtained: at least sample counts, the
+            evaluation seed, and the judge's checksum when a judge was used
+            (see :meth:`EvaluationContext.protocol`), plus the metric's own
+            settings.
+        notes: Caveats a reader must see next to the number (e.g. the Parzen
+            estimator's known weakness).
+    """
+
+    values: dict[str, Any]
+    protocol: dict[str, Any]
+    notes: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {"values": self.values, "protocol": self.protocol, "notes": list(self.notes)}
+
+
+@dataclass
+class EvaluationContext:
+    """The inputs of every metric of one evaluation.
+
+    Args:
+        samples: Generated images, float ``(N, C, h, w)`` in ``[-1, 1]`` (any
+            size; the judge resizes to the data set's native size), on the CPU.
+        sample_labels: int64 ``(N,)``: the condition ``y`` each image was generated for.
+        data: The real data set: uint8 train split and test split at native size.
+        seed: The evaluation seed (recorded; metrics that draw random numbers
+            derive their generators from it).
+        judge_loader: Returns the judge; called at most once, on first use.
+        device: Where heavy computations may run.
+        extra_protocol: Recorded in every metric's protocol (e.g. the run's
+            step, the latent distribution, how samples were drawn).
+
+    Raises:
+        EvaluationError: samples outside ``[-1, 1]``, labels of the wrong shape
+            or range, or a data set without a test split.
+    """
+
+    samples: torch.Tensor
+    sample_labels: torch.Tensor
+    data: LabelledImages
+    seed: int = 0
+    judge_loader: Callable[[], Judge] | None = None
+    device: torch.device = field(default_factory=lambda: torch.device("cpu"))
+    extra_protocol: dict[str, Any] = field(default_factory=dict)
+    _judge: Judge | None = field(default=None, init=False, repr=False)
+    _judge_out: dict[str, tuple[torch.Tensor, torch.Tensor]] = field(default_factory=dict, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        check_unit_range(self.samples, what="generated images")
+        if self.sample_labels.shape != (self.samples.shape[0],) or self.sample_labels.dtype != torch.int64:
+            raise EvaluationError(
+                f"sample_labels must be int64 ({self.samples.shape[0]},), got {self.sample_labels.dtype} "
+                f"{tuple(self.sample_labels.shape)}"
+            )
+        if self.sample_labels.numel() and (int(self.sample_labels.min()) < 0
+                                           or int(self.sample_labels.max()) >= self.info.num_classes):
+            raise EvaluationError(f"sample_labels must lie in [0, {self.info.num_classes})")
+        require_test_split(self.data)
+
+    @property
+    def info(self) -> DatasetInfo:
+        return self.data.info
+
+    @property
+    def num_classes(self) -> int:
+        return self.data.info.num_classes
+
+    @property
+    def judge(self) -> Judge:
+        """The judge classifier (loaded or trained on first use).
+
+        Raises:
+            EvaluationError: the context has no judge loader.
+        """
+        if self._judge is None:
+            if self.judge_loader is None:
+                raise EvaluationError("this evaluation has no judge classifier (no judge_loader given)")
+            self._judge = self.judge_loader()
+        return self._judge
+
+    def real(self, split: str) -> tuple[torch.Tensor, torch.Tensor]:
+        """Real uint8 images ``(N, C, H, W)`` and int64 labels of ``"train"`` or ``"test"``."""
+        if split == "train":
+            return self.data.images, self.data.labels
+        if split == "test":
+            return require_test_split(self.data)
+        raise ValueError(f"split must be 'train' or 'test', got {split!r}")
+
+    def images(self, split: str) -> tuple[torch.Tensor, torch.Tensor]:
+        """Images and labels of ``split`` (one of :data:`SPLITS`): generated float, real uint8."""
+        if split == "generated":
+            return self.samples, self.sample_labels
+        return self.real(split)
+
+    def judge_outputs(self, split: str) -> tuple[torch.Tensor, torch.Tensor]:
+        """The judge's ``(features (N, feature_dim), logits (N, num_classes))`` of ``split``, cached.
+
+        ``split`` is ``"generated"``, ``"test"`` or ``"train"``.
+        """
+        if split not in SPLITS:
+            raise ValueError(f"split must be one of {', '.join(SPLITS)}, got {split!r}")
+        if split not in self._judge_out:
+            images, _ = self.images(split)
+            self._judge_out[split] = self.judge.run(images)
+        return self._judge_out[split]
+
+    def protocol(self, *, judge: bool = True) -> dict[str, Any]:
+        """The shared part of every metric's protocol.
+
+        Args:
+            judge: Include the judge's checksum, test accuracy and feature layer.
+        """
+        counts = torch.bincount(self.sample_labels, minlength=self.num_classes)
+        record = {
+            "num_samples": int(self.samples.shape[0]),
+            "samples_per_class": [int(c) for c in counts],
+            "sample_shape": list(self.samples.shape[1:]),
+            "seed": self.seed,
+            "dataset": self.info.name,
+            "num_test": int(require_test_split(self.data)[1].numel()),
+            **self.extra_protocol,
+        }
+        if judge:
+            record["judge"] = self.judge.describe()
+        return record

@@ -1,0 +1,273 @@
+"""Evaluate a generator, a run directory, or any set of images: all registered metrics, one shared context.
+
+The protocol (recorded with every result):
+
+* ``samples_per_class`` images of each class (default 1,000: 10,000 for MNIST,
+  as the Parzen protocol asks), labels in class order;
+* ``z`` from the run's latent prior, drawn from a CPU ``torch.Generator``
+  seeded with ``seed`` (default 0, whatever the training seed was), so two
+  evaluations of one checkpoint are identical and two runs are compared on the
+  same noise;
+* the generator in eval mode (dropout off, BatchNorm running statistics);
+* real images: the data set's test split at native size, uint8.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import torch
+
+from cganzoo.errors import EvaluationError
+from cganzoo.evaluation.context import EvaluationContext, MetricResult
+from cganzoo.evaluation.judge import Judge, JudgeRecipe, load_or_train_judge
+from cganzoo.interfaces import LabelledImages
+from cganzoo.latent import sample_latent
+from cganzoo.registry import Registry
+
+#: Default evaluation sample count per class (10,000 for 10 classes).
+SAMPLES_PER_CLASS = 1000
+#: Default evaluation seed.
+EVAL_SEED = 0
+
+
+@dataclass
+class EvaluationReport:
+    """All metric results of one evaluation.
+
+    Attributes:
+        results: metric name -> :class:`MetricResult`, in the order computed.
+        protocol: The shared protocol (sample counts, seed, judge record if any).
+        wall_s: Seconds the evaluation took (sampling, judge, every metric);
+            judge training, if it happened, is excluded and reported separately.
+        metric_seconds: metric name -> seconds it took (judge features are
+            charged to the first metric that needs them).
+        step: Training step of the evaluated generator, if known.
+    """
+
+    results: dict[str, MetricResult]
+    protocol: dict[str, Any]
+    wall_s: float
+    metric_seconds: dict[str, float] = field(default_factory=dict)
+    step: int | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"step": self.step, "wall_s": round(self.wall_s, 3), "protocol": self.protocol,
+                "metric_seconds": {k: round(v, 3) for k, v in self.metric_seconds.items()},
+                "metrics": {name: r.to_json() for name, r in self.results.items()}}
+
+    def scalars(self) -> dict[str, float]:
+        """``"metric/value" -> number`` for every scalar value."""
+        return {f"{name}/{key}": value for name, r in self.results.items() for key, value in r.values.items()
+                if isinstance(value, (int, float))}
+
+    def format_summary(self) -> str:
+        """One line: every scalar, rounded."""
+        parts = [f"{k}={v:.4g}" for k, v in self.scalars().items()]
+        step = f" at step {self.step}" if self.step is not None else ""
+        return f"cganzoo: eval{step} ({self.wall_s:.1f} s): " + ", ".join(parts)
+
+    def format_table(self, class_names: Sequence[str] | None = None) -> str:
+        """A human-readable table: scalars per metric, per-class lists, notes, protocol."""
+        lines = []
+        for name, result in self.results.items():
+            lines.append(name)
+            for key, value in result.values.items():
+                if isinstance(value, (int, float)):
+                    lines.append(f"  {key:<28} {value:.6g}")
+            for key, value in result.values.items():
+                if isinstance(value, list) and value and all(isinstance(v, (int, float)) for v in value):
+                    labels = list(class_names) if class_names and len(class_names) == len(value) \
+                        else [str(i) for i in range(len(value))]
+                    cells = ", ".join(f"{lab} {v:.4g}" for lab, v in zip(labels, value))
+                    lines.append(f"  {key}: {cells}")
+            for note in result.notes:
+                lines.append(f"  note: {note}")
+        p = self.protocol
+        lines.append(f"protocol: {p.get('num_samples')} generated images "
+                     f"({p.get('samples_per_class', ['?'])[0]} per class), seed {p.get('seed')}, "
+                     f"{p.get('num_test')} real test images of {p.get('dataset')!r}")
+        judge = p.get("judge")
+        if judge:
+            lines.append(f"judge: sha256 {judge['weights_sha256'][:16]}..., test accuracy "
+                         f"{judge['test_accuracy']:.4f}, features {judge['feature_layer']}, {judge['feature_dim']}-d")
+        lines.append(f"wall time: {self.wall_s:.1f} s")
+        return "\n".join(lines)
+
+
+def class_balanced_labels(num_classes: int, per_class: int) -> torch.Tensor:
+    """int64 ``(num_classes * per_class,)``: ``per_class`` zeros, then ones, ..."""
+    return torch.arange(num_classes).repeat_interleave(per_class)
+
+
+@torch.no_grad()
+def generate_eval_samples(generator: torch.nn.Module, num_classes: int, *, per_class: int = SAMPLES_PER_CLASS,
+                          seed: int = EVAL_SEED, latent_distribution: str = "normal",
+                          batch_size: int = 1000) -> tuple[torch.Tensor, torch.Tensor]:
+    """Draw the evaluation samples: ``per_class`` images of every class, G in eval mode.
+
+    Args:
+        generator: A :class:`cganzoo.interfaces.ConditionalGenerator` (``latent_dim``
+            attribute, ``forward(z, y)``), on any device.
+        num_classes: Classes to draw.
+        per_class: Images per class.
+        seed: Seeds the latent noise (a CPU generator).
+        latent_distribution: The run's latent prior.
+        batch_size: Images per forward pass.
+
+    Returns:
+        float32 images ``(num_classes * per_class, C, H, W)`` on the CPU and their
+        int64 labels, class by class. G's train/eval mode is restored.
+    """
+    first = next(itertools.chain(generator.parameters(), generator.buffers()), None)
+    device = first.device if first is not None else torch.device("cpu")
+    labels = class_balanced_labels(num_classes, per_class)
+    gen = torch.Generator(device="cpu").manual_seed(seed)
+    z = sample_latent(labels.numel(), generator.latent_dim, latent_distribution, generator=gen)
+    was_training = generator.training
+    generator.eval()
+    try:
+        images = [generator(zc.to(device), yc.to(device)).float().cpu()
+                  for zc, yc in zip(z.split(batch_size), labels.split(batch_size))]
+    finally:
+        generator.train(was_training)
+    return torch.cat(images), labels
+
+
+def _metric_components(metrics: Sequence[str | dict[str, Any]] | None, registry: Registry | None):
+    from cganzoo.components import get_registry
+
+    reg = get_registry(registry)
+    if metrics is None:
+        chosen = [{"name": n, "params": {}} for n in reg.names("metric")]
+    else:
+        chosen = [{"name": m, "params": {}} if isinstance(m, str) else dict(m) for m in metrics]
+    if not chosen:
+        raise EvaluationError("no metric is registered (is the built-in 'metrics' plugin blocked?)")
+    built = []
+    for spec in chosen:
+        metric = reg.create("metric", spec["name"], spec.get("params"))
+        if not callable(getattr(metric, "compute", None)):
+            raise EvaluationError(f"metric {spec['name']!r} has no compute(context) method")
+        built.append((spec["name"], metric))
+    return built
+
+
+def evaluate_samples(samples: torch.Tensor, labels: torch.Tensor, data: LabelledImages, *,
+                     metrics: Sequence[str | dict[str, Any]] | None = None, seed: int = EVAL_SEED,
+                     judge: Judge | None = None, cache_root: Path | str | None = None,
+                     judge_recipe: JudgeRecipe | None = None, device: torch.device | str = "cpu",
+                     registry: Registry | None = None, log: Callable[[str], None] = print,
+                     extra_protocol: dict[str, Any] | None = None, step: int | None = None) -> EvaluationReport:
+    """Compute metrics of a given image set (generated, or a control such as real or noise images).
+
+    Args:
+        samples: float ``(N, C, h, w)`` in ``[-1, 1]``.
+        labels: int64 ``(N,)``: the class each image is meant to show.
+        data: The real data set (needs a test split).
+        metrics: Metric names (or ``{"name", "params"}``); default every registered metric.
+        seed: Recorded, and seeds any randomness a metric uses.
+        judge: A judge to use; default: loaded from the cache under
+            ``cache_root``, or trained there once.
+        cache_root: Judge cache root (default :func:`cganzoo.data.default_cache_dir`).
+        judge_recipe: Recipe of the judge to load or train.
+        device: Where the judge runs.
+        registry: Component registry (default: installed plugins).
+        log: Receives progress lines.
+        extra_protocol: Added to every metric's protocol.
+        step: Training step, recorded in the report.
+
+    Raises:
+        EvaluationError: out-of-range images, no test split, an unusable metric.
+        UnknownComponentError: a metric name is not registered.
+    """
+    built = _metric_components(metrics, registry)
+    device = torch.device(device)
+    loaded: dict[str, float] = {}
+
+    def judge_loader() -> Judge:
+        if judge is not None:
+            return judge
+        start = time.perf_counter()
+        result = load_or_train_judge(data, cache_root=cache_root, recipe=judge_recipe, device=device, log=log)
+        loaded["seconds"] = time.perf_counter() - start
+        return result
+
+    context = EvaluationContext(samples, labels, data, seed=seed, judge_loader=judge_loader, device=device,
+                                extra_protocol=dict(extra_protocol or {}))
+    start = time.perf_counter()
+    results: dict[str, MetricResult] = {}
+    seconds: dict[str, float] = {}
+    for name, metric in built:
+        t0 = time.perf_counter()
+        result = metric.compute(context)
+        if not isinstance(result, MetricResult):
+            raise EvaluationError(f"metric {name!r} returned {type(result).__name__}, not MetricResult")
+        results[name] = result
+        seconds[name] = time.perf_counter() - t0
+    wall = time.perf_counter() - start - loaded.get("seconds", 0.0)
+    protocol = context.protocol(judge=context._judge is not None)
+    if "seconds" in loaded:
+        protocol["judge_load_or_train_s"] = round(loaded["seconds"], 1)
+    return EvaluationReport(results, protocol, wall, seconds, step)
+
+
+def evaluate_generator(generator: torch.nn.Module, data: LabelledImages, *, per_class: int = SAMPLES_PER_CLASS,
+                       seed: int = EVAL_SEED, latent_distribution: str = "normal",
+                       step: int | None = None, **kwargs: Any) -> EvaluationReport:
+    """Draw ``per_class`` samples of each class from ``generator`` and compute metrics.
+
+    Sampling time is included in ``wall_s``. Other keyword arguments go to
+    :func:`evaluate_samples`.
+    """
+    start = time.perf_counter()
+    samples, labels = generate_eval_samples(generator, data.info.num_classes, per_class=per_class, seed=seed,
+                                            latent_distribution=latent_distribution)
+    sampling = time.perf_counter() - start
+    extra = {"latent_distribution": latent_distribution, "sampling": "generator in eval mode, z from a CPU "
+             "torch.Generator seeded with the evaluation seed, labels class by class",
+             **kwargs.pop("extra_protocol", {})}
+    report = evaluate_samples(samples, labels, data, seed=seed, step=step, extra_protocol=extra, **kwargs)
+    report.wall_s += sampling
+    report.metric_seconds = {"sampling": sampling, **report.metric_seconds}
+    return report
+
+
+def evaluate_run(run_dir: str | Path, *, metrics: Sequence[str | dict[str, Any]] | None = None,
+                 per_class: int = SAMPLES_PER_CLASS, seed: int = EVAL_SEED, device: str = "cpu",
+                 data_dir: str | Path | None = None, registry: Registry | None = None,
+                 log: Callable[[str], None] = print) -> EvaluationReport:
+    """Evaluate the latest checkpoint of a run directory.
+
+    Args:
+        run_dir: A directory written by ``cganzoo run``.
+        metrics: Metric names; default every registered metric.
+        per_class: Generated images per class.
+        seed: Evaluation seed.
+        device: Where the generator and judge run.
+        data_dir: Overrides the run's ``data_dir`` (data files and judge cache).
+        registry: Component registry.
+        log: Progress lines.
+
+    Raises:
+        CheckpointError: not a run directory, or no checkpoint.
+        EvaluationError: see :func:`evaluate_samples`.
+    """
+    from cganzoo.api import load
+    from cganzoo.components import create_dataset
+    from cganzoo.runner import resolve_device
+
+    device = resolve_device(device)
+    model = load(run_dir, device=str(device), registry=registry)
+    config = model.config
+    root = Path(data_dir) if data_dir is not None else config.data_dir
+    data = create_dataset(config.dataset.name, config.dataset.params, data_dir=root, log=log, registry=registry)
+    extra = {"run_dir": str(run_dir), "model": config.model, "checkpoint_step": model.step}
+    return evaluate_generator(model.generator, data, per_class=per_class, seed=seed,
+                              latent_distribution=config.latent_distribution, metrics=metrics,
+                              cache_root=root, device=device, registry=registry, log=log, step=model.step,
+                              extra_protocol=extra)

@@ -1,0 +1,50 @@
+"""``cganzoo eval`` and ``cganzoo run --eval`` from the command line."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from cganzoo.cli import main
+
+sys.path.insert(0, str(Path(__file__).parent / "evaluation"))
+from judges import toy_data, toy_judge_dir  # noqa: E402,F401  (fixtures)
+
+
+def test_run_with_eval_then_eval_prints_every_metric(toy_plugin, toy_judge_dir, tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main(["run", "toy-gan", "--max-steps", "4", "--device", "cpu", "--out", str(out), "--no-progress",
+                 "--batch-size", "16", "--data-dir", str(toy_judge_dir), "--eval", "--eval-samples-per-class", "5"]) == 0
+    records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    assert "eval" in records[-1] and records[-1]["step"] == 4
+    capsys.readouterr()
+
+    assert main(["eval", str(out), "--per-class", "5"]) == 0
+    text = capsys.readouterr().out
+    for name in ("conditional-accuracy", "judge-frechet-distance", "judge-precision-recall",
+                 "parzen-log-likelihood", "accuracy", "fd_intra_class_mean", "precision", "recall",
+                 "log_likelihood", "sigma", "not Inception FID", "Theis", "50 generated images (5 per class)"):
+        assert name in text, name
+
+    report_file = tmp_path / "report.json"
+    assert main(["eval", str(out), "--per-class", "5", "--json", "--metrics", "conditional-accuracy",
+                 "-o", str(report_file)]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed == json.loads(report_file.read_text())
+    assert list(printed["metrics"]) == ["conditional-accuracy"] and printed["step"] == 4
+    assert printed["protocol"]["checkpoint_step"] == 4 and printed["protocol"]["seed"] == 0
+
+
+def test_eval_errors_are_one_line(toy_plugin, toy_judge_dir, tmp_path, capsys):
+    assert main(["eval", str(tmp_path / "missing")]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("cganzoo: error: ") and "config.json" in err and len(err.splitlines()) == 1
+    out = tmp_path / "run"
+    assert main(["run", "toy-gan", "--max-steps", "2", "--device", "cpu", "--out", str(out), "--no-progress",
+                 "--batch-size", "16"]) == 0
+    capsys.readouterr()
+    assert main(["eval", str(out), "--metrics", "fid", "--data-dir", str(toy_judge_dir)]) == 2
+    assert "unknown metric 'fid'; choose one of: conditional-accuracy" in capsys.readouterr().err
+    assert main(["eval", str(out), "--per-class", "0"]) == 2
+    assert "--per-class must be at least 1" in capsys.readouterr().err

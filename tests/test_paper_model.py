@@ -1,0 +1,101 @@
+"""The Mirza & Osindero 2014 MNIST model: architecture, output range, preset, a short run."""
+
+from __future__ import annotations
+
+import json
+
+import torch
+
+import cganzoo
+from cganzoo import DatasetInfo
+
+MNIST = DatasetInfo("mnist", 10, tuple(str(i) for i in range(10)), (1, 28, 28))
+
+
+def build(registry=None):
+    cond_g = cganzoo.create_conditioner("one-hot", info=MNIST, registry=registry)
+    cond_d = cganzoo.create_conditioner("one-hot", info=MNIST, registry=registry)
+    g = cganzoo.create_generator("paper-mlp", conditioner=cond_g, latent_dim=100, img_shape=(1, 28, 28),
+                                 registry=registry)
+    d = cganzoo.create_discriminator("paper-maxout", conditioner=cond_d, img_shape=(1, 28, 28), registry=registry)
+    return g, d
+
+
+def test_layer_sizes_and_parameter_counts_are_the_papers():
+    torch.manual_seed(0)
+    g, d = build()
+    shapes = {k: tuple(v.shape) for k, v in g.net.state_dict().items()}
+    assert shapes == {"z_layer.weight": (200, 100), "z_layer.bias": (200,),
+                      "y_layer.weight": (1000, 10), "y_layer.bias": (1000,),
+                      "joint.weight": (1200, 1200), "joint.bias": (1200,),
+                      "out.weight": (784, 1200), "out.bias": (784,)}
+    assert sum(p.numel() for p in g.parameters()) == 20_200 + 11_000 + 1_441_200 + 941_584
+    shapes = {k: tuple(v.shape) for k, v in d.net.state_dict().items()}
+    assert shapes == {"x_layer.linear.weight": (240 * 5, 784), "x_layer.linear.bias": (1200,),
+                      "y_layer.linear.weight": (50 * 5, 10), "y_layer.linear.bias": (250,),
+                      "joint.linear.weight": (240 * 4, 290), "joint.linear.bias": (960,),
+                      "out.weight": (1, 240), "out.bias": (1,)}
+    with torch.no_grad():
+        assert float(g.net.joint.weight.abs().max()) <= 0.05 and float(d.net.x_layer.linear.weight.abs().max()) <= 0.005
+
+
+def test_generator_output_is_two_sigmoid_minus_one_and_discriminator_gives_logits():
+    torch.manual_seed(0)
+    g, d = build()
+    g.eval()
+    z, y = torch.rand(6, 100), torch.arange(6)
+    x = g(z, y)
+    assert x.shape == (6, 1, 28, 28) and x.min() > -1 and x.max() < 1
+    net = g.net
+    h = torch.relu(net.joint(torch.cat((torch.relu(net.z_layer(z)), torch.relu(net.y_layer(g.conditioner(y)))), -1)))
+    assert torch.allclose(x.flatten(1), 2 * torch.sigmoid(net.out(h)) - 1, atol=1e-6)
+    # The two output conventions are one affine map apart: 2 sigmoid(a) - 1 == tanh(a / 2).
+    assert torch.allclose(x.flatten(1), torch.tanh(net.out(h) / 2), atol=1e-6)
+    d.eval()
+    logits = d(x, y)
+    assert logits.shape == (6,)
+
+
+def test_maxout_takes_the_max_over_pieces():
+    from cganzoo_paper import Maxout
+
+    layer = Maxout(2, units=3, pieces=4)
+    x = torch.randn(5, 2)
+    expected = layer.linear(x).view(5, 3, 4).max(dim=-1).values
+    assert torch.equal(layer(x), expected)
+
+
+def test_dropout_is_active_in_training_and_off_for_sampling():
+    torch.manual_seed(0)
+    g, _ = build()
+    z, y = torch.rand(4, 100), torch.arange(4)
+    g.train()
+    assert not torch.equal(g(z, y), g(z, y))
+    g.eval()
+    assert torch.equal(g(z, y), g(z, y))
+
+
+def test_paper_cgan_preset_resolves_to_the_papers_training_setup():
+    config = cganzoo.resolve_config("paper-cgan")
+    assert config.generator.name == "paper-mlp" and config.discriminator.name == "paper-maxout"
+    assert config.conditioner.name == "one-hot" and config.loss.name == "bce"
+    assert config.optimizer.name == "sgd" and config.lr == 0.1 and config.batch_size == 100
+    assert config.latent_distribution == "uniform" and config.latent_dim == 100 and config.img_size == 28
+
+
+def test_paper_cgan_trains_a_few_steps_on_toy_data(tmp_path, registry):
+    config = cganzoo.resolve_config("paper-cgan", overrides={
+        "dataset": "toy-digits", "max_steps": 4, "batch_size": 32, "device": "cpu", "log_interval": 2,
+        "out": str(tmp_path / "run")}, registry=registry)
+    run = cganzoo.train(config, progress=False, log=lambda _: None, registry=registry)
+    records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in records] == [2, 4]
+    assert all(0 < r["d_loss"] < 5 and 0 < r["g_loss"] < 10 for r in records)
+    images = cganzoo.load(run, registry=registry).sample([1, 2], n=3)
+    assert images.shape == (6, 1, 28, 28) and images.min() >= -1 and images.max() <= 1
+
+
+def test_paper_generator_handles_32_pixel_images_too():
+    cond = cganzoo.create_conditioner("one-hot", info=MNIST)
+    g = cganzoo.create_generator("paper-mlp", conditioner=cond, latent_dim=100, img_shape=(1, 32, 32))
+    assert g(torch.rand(2, 100), torch.tensor([0, 1])).shape == (2, 1, 32, 32)
