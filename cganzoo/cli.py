@@ -178,9 +178,10 @@ def _sample(args: argparse.Namespace) -> int:
     if args.n < 1:
         raise CganzooError(f"--n must be at least 1, got {args.n}")
     model = load(args.run_dir, device=args.device)
-    labels = model.parse_labels(args.labels)
-    if labels.numel() * args.n > _MAX_GRID_IMAGES:
-        raise CganzooError(f"{labels.numel()} label(s) x --n {args.n} is more than {_MAX_GRID_IMAGES} images for "
+    # Class indices and names, and free text where the conditioner takes it (word-vectors).
+    labels = model.parse_conditions(args.labels)
+    if len(labels) * args.n > _MAX_GRID_IMAGES:
+        raise CganzooError(f"{len(labels)} label(s) x --n {args.n} is more than {_MAX_GRID_IMAGES} images for "
                            f"one grid; lower --n, or sample in batches from Python (cganzoo.load(RUN_DIR).sample)")
     images = model.sample(labels, n=args.n, seed=args.seed)
     try:
