@@ -172,10 +172,12 @@ class TrainedModel:
                 out.append(label.strip())
                 continue
             name = self.config.conditioner_for("generator").name
+            why = ("parse_labels takes class labels only (sample() and conditions() take free text)"
+                   if getattr(self.conditioner, "accepts_text", False)
+                   else f"conditioner {name!r} takes no free text (the word-vectors conditioner does)")
             raise LabelError(
                 f"label {label!r} is not a class index in [0, {self.info.num_classes}) or a class name "
-                f"({', '.join(self.info.class_names)}); conditioner {name!r} takes no free text "
-                "(the word-vectors conditioner does)"
+                f"({', '.join(self.info.class_names)}); {why}"
             ) from None
         if not out:
             raise LabelError(f"no labels given; name class indices in [0, {self.info.num_classes}) or class names, "

@@ -52,8 +52,10 @@ for argv in (["list", "--json"], ["plugins", "--json"]):
 assert main(["run", "example-gan", "--conditioner", "projection", "--max-steps", "3", "--device", "cpu",
              "--out", {str(tmp_path / "projected")!r}, "--no-progress"]) == 0
 assert main(["sample", {str(out)!r}, "--labels", "bar 2,7", "--n", "5", "-o", {str(tmp_path / "grid.png")!r}]) == 0
+print("@@")
+assert main(["eval", {str(out)!r}, "--metrics", "mean-intensity", "--per-class", "5", "--json"]) == 0
 """
-    listing, plugin_list, _ = python("-c", script).split("@@")
+    listing, plugin_list, _, evaluation = python("-c", script).split("@@")
     listed = {(c["kind"], c["name"]): c["plugin"] for c in json.loads(listing)}
     for kind, name in [("model", "example-gan"), ("dataset", "bars"), ("conditioner", "thermometer"),
                        ("generator", "linear"), ("discriminator", "linear"), ("loss", "bce-smoothed"),
@@ -64,3 +66,7 @@ assert main(["sample", {str(out)!r}, "--labels", "bar 2,7", "--n", "5", "-o", {s
                                   "register_metrics", "register_models", "register_networks"]
     assert (tmp_path / "projected" / "checkpoints" / "latest").read_text().strip() == "step_000000003"
     assert Image.open(tmp_path / "grid.png").size == (5 * 28 + 6 * 2, 2 * 28 + 3 * 2)
+    # Its metric runs through `cganzoo eval` on 50 generated images (5 per class).
+    report = json.loads(evaluation[evaluation.index("{"):])
+    value = report["metrics"]["mean-intensity"]["values"]["mean_intensity"]
+    assert -1 <= value <= 1 and report["protocol"]["num_samples"] == 50
