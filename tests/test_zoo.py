@@ -132,7 +132,7 @@ def test_the_gradient_penalty_reaches_the_discriminator_through_the_objective():
      "cganzoo: error: loss 'wasserstein-gp' penalises each sample's gradient, which BatchNorm in discriminator "
      "'dcgan' invalidates"),
     (["run", "mlp-cgan", "--batch-size", "1"],
-     "cganzoo: error: batch_size 1 cannot train this model: its generator or discriminator has BatchNorm"),
+     "cganzoo: error: generator 'mlp' needs batches of at least 2 to train (BatchNorm over the batch), but batch_size is 1"),
     (["run", "cdcgan", "--img-size", "64"],
      "cganzoo: error: dcgan generator handles 28x28 or 32x32 images, not 64x64; use --img-size 28 or 32"),
 ])
