@@ -23,6 +23,7 @@ import torch
 from cganzoo.checkpoint import load_latest_checkpoint, load_module_state
 from cganzoo.components import model_preset
 from cganzoo.config import RunConfig, merge_config, read_config_file, validate_config
+from cganzoo.distributed import distributed_session
 from cganzoo.errors import CheckpointError, ConfigError, LabelError
 from cganzoo.interfaces import ConditionalGenerator, DatasetInfo
 from cganzoo.labels import check_labels
@@ -70,11 +71,17 @@ def train(config: RunConfig | dict[str, Any], *, run_dir: str | Path | None = No
         log: Receives one-line status messages.
         registry: Component registry (default: installed plugins).
 
+    Under ``torchrun`` (``cganzoo run --nproc N``) every rank calls this; they
+    train one model together and rank 0 writes the run directory (see
+    ``docs/distributed.md``).
+
     Returns:
         The run directory, holding ``config.json``, ``metrics.jsonl``,
         ``samples/step_<N>.png`` and ``checkpoints/``.
 
     Raises:
+        DistributedError: under torchrun, a collective failed or timed out
+            (another rank died or stalled).
         TrainingInterrupted: SIGINT (Ctrl-C) or SIGTERM stopped the run after a
             checkpoint; ``train(config, run_dir=..., resume=True)`` continues it exactly.
         TrainingDivergedError: a loss or weight became NaN or infinite (the
@@ -85,8 +92,10 @@ def train(config: RunConfig | dict[str, Any], *, run_dir: str | Path | None = No
     if isinstance(config, dict):
         config = validate_config(config)
     target = Path(run_dir) if run_dir is not None else (config.out or default_run_dir(config))
-    trainer = Trainer(config, target, resume=resume, registry=registry, progress=progress, log=log)
-    return trainer.run()
+    # Under torchrun this joins the process group (see cganzoo.distributed); alone it is a no-op.
+    with distributed_session(resolve_device(config.device), config.dist_timeout_s) as dist:
+        trainer = Trainer(config, target, resume=resume, registry=registry, progress=progress, log=log, dist=dist)
+        return trainer.run()
 
 
 def read_run_config(run_dir: str | Path) -> tuple[RunConfig, dict[str, Any]]:

@@ -8,17 +8,19 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any, Sequence
 
 from cganzoo.errors import CganzooError, ConfigError, OutputError, TrainingInterrupted
+from cganzoo.launch import add_launch_arguments
 
 #: ``cganzoo run`` flags that map one-to-one onto RunConfig fields.
 _RUN_FIELDS: dict[str, tuple[type, str]] = {
     "epochs": (int, "passes over the training set (default 200)"),
     "max_steps": (int, "stop after this many steps in total (smoke runs)"),
-    "batch_size": (int, "images per step (default 64)"),
+    "batch_size": (int, "images per step, over all ranks under --nproc/torchrun (default 64)"),
     "lr": (float, "learning rate of G and D (default 2e-4; initial rate with --optimizer sgd)"),
     "b1": (float, "Adam beta1 (default 0.5)"),
     "b2": (float, "Adam beta2 (default 0.999)"),
@@ -35,6 +37,8 @@ _RUN_FIELDS: dict[str, tuple[type, str]] = {
     "out": (Path, "run directory (default runs/<model>-<dataset>-<time>)"),
     "data_dir": (Path, "directory with hand-placed data files; the data cache goes there too"),
 }
+#: ``cganzoo run`` flags for distributed runs (defined in :mod:`cganzoo.launch`) that are RunConfig fields.
+_DIST_FIELDS = ("sync_batchnorm", "dist_timeout_s")
 #: Metavars that the last word of the field name would get wrong.
 _METAVARS = {"eval_samples_per_class": "N", "latent_distribution": "NAME"}
 #: Flags that pick a component by name.
@@ -73,6 +77,8 @@ def build_parser() -> argparse.ArgumentParser:
         run.add_argument(f"--{name.replace('_', '-')}", dest=name, type=kind,
                          metavar=_METAVARS.get(name, name.split("_")[-1].upper()), help=help_text)
     _add_fast_path_flags(run)
+    add_launch_arguments(run)
+    run.set_defaults(run_parser=run)  # --nproc rebuilds the workers' command line from it
 
     lst = sub.add_parser("list", help="list registered components", description=(
         "List every registered component: models, datasets, conditioners, generators, discriminators, losses, metrics."))
@@ -115,25 +121,46 @@ def _run(args: argparse.Namespace) -> int:
     from cganzoo.api import read_run_config, resolve_config, train
     from cganzoo.config import merge_config, validate_config
 
-    overrides: dict[str, Any] = {name: getattr(args, name) for name in (*_RUN_FIELDS, *_FAST_PATH_FIELDS)
+    overrides: dict[str, Any] = {name: getattr(args, name) for name in (*_RUN_FIELDS, *_FAST_PATH_FIELDS, *_DIST_FIELDS)
                                  if getattr(args, name) is not None}
     if args.eval_at_end:
         overrides["eval_at_end"] = True
     for name in _COMPONENT_FLAGS:
         if getattr(args, name) is not None:
             overrides[name] = {"name": getattr(args, name)}
+    if args.nproc is None:
+        from cganzoo.launch import check_no_launch_flags
+
+        check_no_launch_flags(args)
     if args.resume:
         if args.model or args.config:
             raise ConfigError("--resume continues a run with its own config; give no MODEL or --config with it")
         saved, _ = read_run_config(args.resume)
         config = validate_config(merge_config(saved.to_json_dict(), overrides))
+        if args.nproc is not None:
+            return _launch(args, config)
         train(config, run_dir=args.resume, resume=True, progress=not args.no_progress)
         return 0
     if not args.model and not args.config:
         raise ConfigError("name a MODEL (see `cganzoo list model`), or give --config FILE or --resume RUN_DIR")
     config = resolve_config(args.model, config_file=args.config, overrides=overrides)
+    if args.nproc is not None:
+        return _launch(args, config)
     train(config, progress=not args.no_progress)
     return 0
+
+
+def _launch(args: argparse.Namespace, config: Any) -> int:
+    """``cganzoo run --nproc N``: the same run under torchrun (see :mod:`cganzoo.launch`)."""
+    from cganzoo import launch
+    from cganzoo.runner import default_run_dir
+
+    launch.check_launch_args(args, config.batch_size)
+    replace = {}
+    if not args.resume and config.out is None:
+        replace["out"] = default_run_dir(config)  # one name for every rank, decided once
+    workers = launch.worker_argv(args, args.run_parser, **replace)
+    return launch.launch(launch.torchrun_argv(args, workers))
 
 
 def _list(args: argparse.Namespace) -> int:
@@ -345,7 +372,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return _COMMANDS[args.command](args)
     except TrainingInterrupted as exc:  # not an error: the run stopped cleanly and can be resumed
-        print(f"cganzoo: {exc}", file=sys.stderr)
+        if os.environ.get("RANK", "0") == "0":  # under torchrun, rank 0 speaks for the job
+            print(f"cganzoo: {exc}", file=sys.stderr)
         return exc.exit_code
     except CganzooError as exc:
         print(f"cganzoo: error: {exc}", file=sys.stderr)

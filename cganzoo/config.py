@@ -58,7 +58,8 @@ class RunConfig(BaseModel):
 
     epochs: int = Field(200, ge=1, description="Passes over the training set.")
     max_steps: int | None = Field(None, ge=1, description="Stop after this many steps (G+D updates) in total, if sooner.")
-    batch_size: int = Field(64, ge=1, le=65536, description="Images per step.")
+    batch_size: int = Field(64, ge=1, le=65536,
+                            description="Images per step, over all ranks: the global batch (each of N ranks takes batch_size / N).")
     lr: float = Field(2e-4, gt=0, le=1.0, description="Learning rate of G and D (initial rate for a decaying schedule).")
     b1: float = Field(0.5, ge=0, lt=1, description="Adam beta1.")
     b2: float = Field(0.999, ge=0, lt=1, description="Adam beta2.")
@@ -73,6 +74,10 @@ class RunConfig(BaseModel):
 
     seed: int = Field(0, ge=0, lt=2**63, description="Seeds every random number generator of the run.")
     device: str = Field("auto", description="'auto' (CUDA if available), 'cpu', 'cuda' or 'cuda:N'.")
+    sync_batchnorm: bool = Field(False, description="Under torchrun, BatchNorm statistics over the global batch "
+                                                    "(SyncBatchNorm, CUDA only) rather than per rank.")
+    dist_timeout_s: float = Field(600.0, gt=0, le=86400, description="Under torchrun, seconds a rank waits for the "
+                                                                     "others before the job fails.")
 
     # The fast path (cganzoo/fastpath.py). Defaults compute exactly the reference's arithmetic on CPU.
     amp: Literal["off", "bf16"] = Field("off", description="'bf16': G and D forward passes under torch.autocast "

@@ -87,3 +87,13 @@ class TrainingInterrupted(CganzooError):
 class EvaluationError(CganzooError):
     """Evaluation cannot run or would be meaningless: no test split, images outside the
     judge's input range, or a judge classifier below its required test accuracy."""
+
+
+class DistributedError(CganzooError):
+    """A rank lost contact with the others: a collective failed or timed out, or the process group could not form.
+
+    Exit code 75 (``EX_TEMPFAIL``), so that the launcher can tell a rank that
+    merely lost its peers from the rank that failed first.
+    """
+
+    exit_code = 75

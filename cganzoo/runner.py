@@ -57,7 +57,8 @@ from cganzoo.components import (
 )
 from cganzoo.compatibility import check_combination, has_batch_statistics
 from cganzoo.config import RunConfig
-from cganzoo.data.batches import EpochBatches, resize_images
+from cganzoo.data.batches import resize_images
+from cganzoo.distributed import DistContext
 from cganzoo.divergence import LossWindow, first_bad_loss, first_non_finite
 from cganzoo.errors import (
     CheckpointError,
@@ -216,6 +217,11 @@ class Trainer:
         registry: Component registry (default: installed plugins).
         progress: Show a tqdm progress bar.
         log: Receives one-line status messages.
+        dist: Where this process stands in a torchrun job (see :mod:`cganzoo.distributed`);
+            default: a single process on ``config.device``. With several ranks
+            ``batch_size`` is the global batch, each rank trains on its shard
+            through DDP, rank 0 alone writes outputs and evaluates, and logged
+            losses are averaged over ranks.
 
     Raises:
         ConfigError: the run directory already holds a run (without ``resume``),
@@ -228,24 +234,36 @@ class Trainer:
     """
 
     def __init__(self, config: RunConfig, run_dir: Path, *, resume: bool = False, registry: Registry | None = None,
-                 progress: bool = True, log: Callable[[str], None] = print) -> None:
-        self.config, self.run_dir, self.registry = config, Path(run_dir), registry
+                 progress: bool = True, log: Callable[[str], None] = print, dist: DistContext | None = None) -> None:
+        self.dist = dist if dist is not None else DistContext(device=resolve_device(config.device))
+        if not self.dist.is_main:  # one voice per job: rank 0 logs and shows progress
+            progress, log = False, _quiet
+        self.config, self.registry = config, registry
         self.progress, self.log, self.resume = progress, log, resume
         validate_components(config, registry)
-        self.device = resolve_device(config.device)
+        self.device = self.dist.device
         check_fast_path(config, self.device)
-        self._prepare_run_dir()
+        self.dist.check_batch(config.batch_size, config.drop_last)
+        if self.dist.enabled and config.sync_batchnorm and self.device.type != "cuda":
+            raise ConfigError("sync_batchnorm needs CUDA: torch's SyncBatchNorm has no CPU implementation; "
+                              "drop --sync-batchnorm for gloo/CPU runs")
+        if self.dist.enabled and config.cuda_graphs:
+            raise ConfigError("cuda_graphs cannot capture a step whose gradients DDP averages across ranks; "
+                              "drop --cuda-graphs when training on several ranks")
+        self.run_dir = Path(self.dist.main_then_share(lambda: str(run_dir)))  # rank 0's default name wins
+        self.dist.main_then_share(self._prepare_run_dir)
         try:
             self._build()
         except BaseException:
-            if not resume:  # a run refused before training leaves no directory that blocks the corrected retry
+            if not resume and self.dist.is_main:  # a refused run leaves no directory that blocks the retry
                 self._remove_if_empty()
             raise
 
     def _build(self) -> None:
         config, registry, log, resume = self.config, self.registry, self.log, self.resume
-        data = create_dataset(config.dataset.name, config.dataset.params, data_dir=config.data_dir, log=log,
-                              registry=registry)
+        # Each node's first rank fills the data cache, then the others read it.
+        data = self.dist.local_main_first(lambda: create_dataset(
+            config.dataset.name, config.dataset.params, data_dir=config.data_dir, log=log, registry=registry))
         self.info = data.info
         self.data_identity = dataset_identity(data)
         self.data = data  # the test split is what evaluation compares with
@@ -261,11 +279,15 @@ class Trainer:
         if config.batch_size > images.shape[0]:
             raise ConfigError(f"batch_size {config.batch_size} is larger than the data set {self.info.name!r} "
                               f"({images.shape[0]} training images); use --batch-size {images.shape[0]} or less")
-        self.batches = EpochBatches(images, data.labels, config.batch_size, config.seed,
-                                    drop_last=config.drop_last, device=self.device, min_batch=2 if batchnorm else 1)
+        self.batches = self.dist.epoch_batches(images, data.labels, config.batch_size, config.seed,
+                                               drop_last=config.drop_last, device=self.device,
+                                               min_batch=2 if batchnorm else 1)
         if not config.drop_last and self.batches.skipped_tail:
             log(f"cganzoo: the last batch of each epoch would hold {self.batches.skipped_tail} image(s), too few for "
                 f"BatchNorm in training mode; it is skipped ({len(self.batches)} batches per epoch)")
+        if self.dist.enabled and config.sync_batchnorm:
+            self.generator = torch.nn.SyncBatchNorm.convert_sync_batchnorm(self.generator)
+            self.discriminator = torch.nn.SyncBatchNorm.convert_sync_batchnorm(self.discriminator)
         self.generator.to(self.device)
         self.discriminator.to(self.device)
         self.optimizers = create_optimizers(config, self.generator, self.discriminator,
@@ -287,11 +309,17 @@ class Trainer:
         self._range_checked = False
         if resume:
             self._load_latest()
-            self._check_disk_space()
+            self.dist.main_then_share(self._check_disk_space)
         else:
-            self._check_disk_space()
+            self.dist.main_then_share(self._check_disk_space)
             self._write_config()
-        install_fast_path(self)  # last: a CUDA graph must capture the final tensors
+        install_fast_path(self)  # after loading: a CUDA graph must capture the final tensors
+        # Training forward passes go through DDP (it averages gradients over ranks); sampling,
+        # evaluation and checkpoints use the modules themselves. With one rank these are the modules.
+        self.train_generator = self.dist.wrap(self.generator)
+        self.train_discriminator = self.dist.wrap(self.discriminator)
+        if self.dist.enabled:
+            log(self.dist.describe(config.batch_size))
 
     # -- run directory -------------------------------------------------------------------------
 
@@ -340,6 +368,8 @@ class Trainer:
             )
 
     def _write_config(self) -> None:
+        if not self.dist.is_main:
+            return
         record = {
             "config": self.config.to_json_dict(),
             "seed": self.config.seed,
@@ -349,6 +379,7 @@ class Trainer:
             "parameters": {"generator": count_parameters(self.generator),
                            "discriminator": count_parameters(self.discriminator)},
             "steps_per_epoch": len(self.batches),
+            "distributed": self.dist.record(self.config.batch_size, self.config.sync_batchnorm),
             "versions": package_versions(),
             "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "command": sys.argv,
@@ -370,16 +401,21 @@ class Trainer:
         Returns:
             ``(d_loss, g_loss)`` as detached 0-dim tensors on the device (no host sync).
         """
-        G, D, objective = self.generator, self.discriminator, self.objective
-        batch = real.shape[0]
+        G, D, objective = self.train_generator, self.discriminator, self.objective
+        # Every rank draws the global batch's noise from the same generator and keeps its
+        # shard, so which z goes with which image does not depend on the number of ranks.
+        batch = real.shape[0] * self.dist.world_size
+        shard = self.dist.shard(batch)
         z = sample_latent(batch, self.config.latent_dim, self.config.latent_distribution, generator=self.noise_gen,
-                          device=self.device)
-        gen_labels = torch.randint(0, self.info.num_classes, (batch,), generator=self.noise_gen, device=self.device)
+                          device=self.device)[shard]
+        gen_labels = torch.randint(0, self.info.num_classes, (batch,), generator=self.noise_gen,
+                                   device=self.device)[shard]
 
         self.optimizers.before_step(self.step)
 
         # Generator step. D's parameters are frozen for it: their gradients would be
         # discarded by the D step's zero_grad anyway, so this changes no arithmetic.
+        # D is called unwrapped here: DDP has no gradients of D to average in this step.
         D.requires_grad_(False)
         self.opt_g.zero_grad(set_to_none=True)
         fake = G(z, gen_labels)
@@ -391,7 +427,7 @@ class Trainer:
         # Discriminator step: real first, then the detached fakes (the reference's order,
         # which fixes the order of dropout's random draws).
         self.opt_d.zero_grad(set_to_none=True)
-        d_loss = objective.discriminator_loss(D, real, labels, fake.detach(), gen_labels)
+        d_loss = objective.discriminator_loss(self.train_discriminator, real, labels, fake.detach(), gen_labels)
         d_loss.backward()
         self.opt_d.step()
         return d_loss.detach(), g_loss.detach()
@@ -424,18 +460,19 @@ class Trainer:
                     for real, labels in self.batches.epoch(epoch, start):
                         if not self._range_checked:
                             self._check_real_range(real)
+                        self.dist.seed_step(cfg.seed, self.step)
                         d_loss, g_loss = self.train_step(real, labels)
                         self.losses.record(d_loss, g_loss)
                         self.step += 1
                         timed_steps += 1
                         bar.update(1)
                         finished = self.step >= self.total_steps
-                        stopping = self._stop.signum is not None
+                        stopping = self._stopping()
                         log_now = self.step % cfg.log_interval == 0 or finished
                         checkpoint_now = (self.step % cfg.checkpoint_interval == 0 or self.step % per_epoch == 0
                                           or finished or stopping)
                         if log_now or checkpoint_now:
-                            losses = self.losses.read()  # the only host sync
+                            losses = self.dist.mean(self.losses.read())  # the only host sync
                             self._check_losses(losses)
                         if log_now:
                             now = time.perf_counter()
@@ -457,7 +494,9 @@ class Trainer:
                             self.save_checkpoint()
                         if (cfg.eval_interval and self.step % cfg.eval_interval == 0) or (
                                 finished and (cfg.eval_at_end or cfg.eval_interval)):
-                            self.evaluate()
+                            if self.dist.is_main:  # once per job, not once per rank
+                                self.evaluate()
+                            self.dist.barrier()
                         # images/s measures training only: time spent writing outputs is left out.
                         window_start += time.perf_counter() - io_start
                         if stopping and not finished:
@@ -469,6 +508,22 @@ class Trainer:
         elapsed = time.perf_counter() - run_start
         self.log(f"cganzoo: trained to step {self.step} in {elapsed:.1f} s; outputs in {self.run_dir}")
         return self.run_dir
+
+    def _stopping(self) -> bool:
+        """Whether a stop signal arrived; under DDP, whether one arrived on any rank.
+
+        Ranks may see a signal at different steps, and every rank must stop at the
+        same one (or the others would wait in a collective), so with several ranks
+        the flag is reduced over ranks, at log steps only (one small collective per
+        ``log_interval`` steps): the job stops at the first log step after the signal.
+        """
+        local = self._stop.signum is not None
+        if not self.dist.enabled:
+            return local
+        if self.step % self.config.log_interval and self.step < self.total_steps:
+            return False
+        flag = torch.tensor([1.0 if local else 0.0], device=self.device)
+        return bool(self.dist.mean(flag).item() > 0)
 
     def _check_real_range(self, real: torch.Tensor) -> None:
         """The first batch must lie in ``[-1, 1]``, the range every generator's output layer produces."""
@@ -519,6 +574,8 @@ class Trainer:
             signal_name=self._stop.name, signum=int(self._stop.signum or 2), step=step, run_dir=str(self.run_dir))
 
     def _log_metrics(self, record: dict[str, Any]) -> None:
+        if not self.dist.is_main:
+            return
         path = self.run_dir / "metrics.jsonl"
         try:
             with open(path, "a", encoding="utf-8") as f:
@@ -554,12 +611,14 @@ class Trainer:
         self.log(report.format_summary())
         return record
 
-    def save_samples(self) -> Path:
-        """Write ``samples/step_<N>.png``: row ``i`` is class ``i``, fixed noise, G in eval mode.
+    def save_samples(self) -> Path | None:
+        """Write ``samples/step_<N>.png``: row ``i`` is class ``i``, fixed noise, G in eval mode (rank 0 only).
 
         Raises:
             OutputError: the file cannot be written (disk full, permissions).
         """
+        if not self.dist.is_main:
+            return None
         images = generate(self.generator, self.fixed_z, self.fixed_y)
         path = self.run_dir / "samples" / f"step_{self.step}.png"
         try:
@@ -569,14 +628,20 @@ class Trainer:
 
     # -- checkpoints ---------------------------------------------------------------------------
 
-    def save_checkpoint(self) -> Path:
+    def save_checkpoint(self) -> Path | None:
         """Write a checkpoint of everything resume needs (weights, optimizers, RNGs, position, loss window).
+
+        Rank 0 alone writes it. Weights are the unwrapped modules' (no DDP
+        ``module.`` prefix), so a checkpoint written by N ranks resumes on any
+        number of ranks.
 
         Raises:
             TrainingDivergedError: a loss since the last log, a weight or an
                 optimizer moment is not finite; nothing is written.
             CheckpointError: the checkpoint could not be written; the previous one is kept.
         """
+        if not self.dist.is_main:
+            return None
         self._check_losses(self.losses.read())
         self._check_weights()
         g_tensors, g_meta = flatten_optimizer_state("opt_g", self.opt_g.state_dict())
@@ -605,7 +670,9 @@ class Trainer:
         return path
 
     def _load_latest(self) -> None:
-        path, (g_state, d_state, tensors, state) = load_latest_checkpoint(self.run_dir)
+        # Rank 0 reads the files and hands them to every rank: other nodes need no copy.
+        path, (g_state, d_state, tensors, state) = self.dist.main_then_share(
+            lambda: load_latest_checkpoint(self.run_dir))
         where = f"cannot resume {str(self.run_dir)!r}"
         saved = state.get("identity", {})
         now = {k: self.config.to_json_dict()[k] for k in IDENTITY_FIELDS}
@@ -649,7 +716,8 @@ class Trainer:
             raise CheckpointError(f"checkpoint {str(path)!r} is incomplete or corrupt: {exc}") from None
         self.step = step
         self._last_checkpoint = (step, path)
-        self._truncate_metrics()
+        if self.dist.is_main:
+            self._truncate_metrics()
         self.log(f"cganzoo: resumed {self.run_dir} at step {self.step} (epoch {self.step // len(self.batches)})")
 
     def _truncate_metrics(self) -> None:
@@ -670,6 +738,10 @@ class Trainer:
             atomic_write_text(path, "".join(line + "\n" for line in kept))
             self.log(f"cganzoo: metrics.jsonl: dropped {len(lines) - len(kept)} record(s) written after step "
                      f"{self.step}, the checkpoint resumed from")
+
+
+def _quiet(_: str) -> None:
+    pass
 
 
 def _jsonable_random_state() -> list[Any]:
