@@ -113,6 +113,13 @@ def register_networks(register):  # pragma: no cover - specification only
     feature_dim)`` and ``output(h) -> (B,)`` with ``forward(x, c) ==
     output(features(x, c))``.
 
+    A generator network may implement ``init_from_data(images)``, a
+    data-dependent initialisation the runner calls once on a fresh run before
+    the first step with the training images (uint8 ``(N, C, H, W)`` in
+    ``[0, 255]``, after resizing); it must be deterministic, and a resumed
+    run loads its weights instead (see
+    :meth:`cganzoo.interfaces.GeneratorNetwork.init_from_data`).
+
     Either network may set ``min_batch_size`` (default 1) if it cannot train
     on smaller batches (BatchNorm1d needs 2). A factory raises
     :class:`cganzoo.errors.IncompatibleError` for an image shape it cannot

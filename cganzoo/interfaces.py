@@ -253,6 +253,23 @@ class GeneratorNetwork(nn.Module, ABC):
             Images ``(B, C, H, W)`` with values in ``[-1, 1]``.
         """
 
+    def init_from_data(self, images: torch.Tensor) -> None:
+        """Data-dependent initialisation, called once before the first training step (optional).
+
+        The runner calls it on a fresh run only, after the weights were drawn
+        from ``--seed`` and before the first step; a resumed run loads its
+        weights instead. It must be deterministic given ``images`` (draw no
+        random numbers) and change parameters in place. The default does
+        nothing. Example: the GAN code of Goodfellow et al. 2014
+        (``mnist.yaml``) starts the generator's sigmoid output biases at the
+        logit of the data's mean pixel intensities (``paper-mlp``).
+
+        Args:
+            images: The training images after resizing, uint8 ``(N, C, H, W)``
+                in ``[0, 255]`` (pixel ``v`` is ``v / 127.5 - 1`` in the
+                ``[-1, 1]`` range the generator produces), on the CPU.
+        """
+
 
 class DiscriminatorNetwork(nn.Module, ABC):
     """A discriminator body: ``(x, c) -> logits``.
@@ -332,6 +349,17 @@ class ConditionalGenerator(nn.Module):
     @property
     def img_shape(self) -> tuple[int, int, int]:
         return self.net.img_shape
+
+    def init_from_data(self, images: torch.Tensor) -> None:
+        """The network's data-dependent initialisation (:meth:`GeneratorNetwork.init_from_data`).
+
+        Args:
+            images: uint8 ``(N, C, H, W)`` training images in ``[0, 255]``.
+        """
+        init = getattr(self.net, "init_from_data", None)
+        if init is not None:
+            with torch.no_grad():
+                init(images)
 
     def forward(self, z: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         """Generate images of classes ``y``.

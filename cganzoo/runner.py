@@ -311,6 +311,9 @@ class Trainer:
             self._load_latest()
             self.dist.main_then_share(self._check_disk_space)
         else:
+            # Data-dependent initialisation (e.g. paper-mlp's output biases from the pixel
+            # marginals); deterministic, so it leaves every RNG as it was. A resume loads weights.
+            self.generator.init_from_data(images)
             self.dist.main_then_share(self._check_disk_space)
             self._write_config()
         install_fast_path(self)  # after loading: a CUDA graph must capture the final tensors

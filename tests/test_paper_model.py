@@ -99,3 +99,63 @@ def test_paper_generator_handles_32_pixel_images_too():
     cond = cganzoo.create_conditioner("one-hot", info=MNIST)
     g = cganzoo.create_generator("paper-mlp", conditioner=cond, latent_dim=100, img_shape=(1, 32, 32))
     assert g(torch.rand(2, 100), torch.tensor([0, 1])).shape == (2, 1, 32, 32)
+
+
+def test_output_biases_start_at_the_data_pixel_marginals():
+    from cganzoo_paper import MARGINAL_EPS
+
+    torch.manual_seed(0)
+    cond = cganzoo.create_conditioner("one-hot", info=MNIST)
+    g = cganzoo.create_generator("paper-mlp", {"output_bias": "marginals"}, conditioner=cond, latent_dim=100,
+                                 img_shape=(1, 28, 28))
+    weights = {k: v.clone() for k, v in g.net.state_dict().items() if k != "out.bias"}
+    assert torch.equal(g.net.out.bias, torch.zeros(784))
+    images = torch.zeros(4, 1, 28, 28, dtype=torch.uint8)
+    images[:2, 0, 0, 0] = 255          # pixel 0: mean 0.5
+    images[:, 0, 0, 1] = 255           # pixel 1: always on -> clipped at 1 - eps
+    images[0, 0, 0, 2] = 51            # pixel 2: mean 0.05
+    g.init_from_data(images)
+    bias = g.net.out.bias.detach().double()
+    assert abs(float(bias[0])) < 1e-6
+    assert torch.allclose(torch.sigmoid(bias[2]), torch.tensor(0.05, dtype=torch.float64), atol=1e-6)
+    assert float(bias[1]) > 15 and float(bias[3]) < -15  # logit(1 - 1e-7) ~ 16.1; never-lit pixels ~ -16.1
+    assert torch.allclose(bias[3], torch.logit(torch.tensor(MARGINAL_EPS, dtype=torch.float64)), atol=1e-4)
+    assert all(torch.equal(v, weights[k]) for k, v in g.net.state_dict().items() if k != "out.bias")
+    again = g.net.out.bias.clone()
+    g.init_from_data(images)
+    assert torch.equal(g.net.out.bias, again)  # deterministic, draws no random numbers
+
+
+def test_output_bias_zero_keeps_the_biases_and_a_wrong_shape_is_refused():
+    import pytest
+
+    from cganzoo.errors import IncompatibleError
+
+    cond = cganzoo.create_conditioner("one-hot", info=MNIST)
+    g = cganzoo.create_generator("paper-mlp", conditioner=cond, latent_dim=100, img_shape=(1, 28, 28))
+    assert g.net.output_bias == "zero"  # the default: the measured tables in docs/results.md use it
+    g.init_from_data(torch.full((3, 1, 28, 28), 200, dtype=torch.uint8))
+    assert torch.equal(g.net.out.bias, torch.zeros(784))
+    g = cganzoo.create_generator("paper-mlp", {"output_bias": "marginals"}, conditioner=cond, latent_dim=100,
+                                 img_shape=(1, 28, 28))
+    with pytest.raises(IncompatibleError, match="32, 32"):
+        g.init_from_data(torch.zeros(3, 1, 32, 32, dtype=torch.uint8))
+
+
+def test_runner_applies_the_data_init_on_a_fresh_run_and_not_on_resume(tmp_path, registry):
+    from cganzoo.data.batches import resize_images
+    from cganzoo.runner import Trainer
+
+    config = cganzoo.resolve_config("paper-cgan", overrides={
+        "dataset": "toy-digits", "max_steps": 2, "batch_size": 32, "device": "cpu", "out": str(tmp_path / "run"),
+        "generator": {"name": "paper-mlp", "params": {"output_bias": "marginals"}}}, registry=registry)
+    trainer = Trainer(config, tmp_path / "run", progress=False, log=lambda _: None, registry=registry)
+    images = resize_images(trainer.data.images, config.img_size).double() / 255
+    expected = torch.logit(images.mean(0).flatten().clamp(1e-7, 1 - 1e-7)).float()
+    assert torch.allclose(trainer.generator.net.out.bias, expected, atol=1e-5)
+    initial = trainer.generator.net.out.bias.detach().clone()
+    trainer.run()
+    trained = trainer.generator.net.out.bias.detach().clone()
+    assert not torch.equal(trained, initial)  # two SGD steps moved it (by little: D starts near 0)
+    resumed = Trainer(config, tmp_path / "run", resume=True, progress=False, log=lambda _: None, registry=registry)
+    assert torch.equal(resumed.generator.net.out.bias, trained)  # the checkpoint's, not re-initialised

@@ -31,13 +31,23 @@ Chosen where the paper is silent:
 * **Dropout placement**: after each hidden layer of G (200, 1000, 1200) and
   after each maxout layer of D (p = 0.5, inverted dropout; off in eval mode,
   so samples are drawn without it, as pylearn2 did). Inputs are not dropped
-  (the GAN code also dropped 20% of D's input pixels; the CGAN paper says
-  nothing of it).
+  by default; ``paper-maxout``'s ``input_dropout=0.2`` drops 20% of D's input
+  pixels as the GAN code did (``include_prob 0.8`` on ``h0``; the CGAN paper
+  says nothing of it). The GAN code's generator had no dropout; the CGAN paper
+  applies it to both nets.
 * **Initialisation**: weights ``U(-0.05, 0.05)`` in G and ``U(-0.005, 0.005)`` in D,
   biases 0, the ``irange`` values of the GAN code's ``mnist.yaml`` (Goodfellow et
-  al. 2014), whose MNIST setup the CGAN paper reuses. (That file also set G's
-  sigmoid biases from the data's pixel marginals; a network factory here does
-  not see the data, so they start at 0.)
+  al. 2014), whose MNIST setup the CGAN paper reuses. That file also started G's
+  sigmoid output biases at the logit of the training images' mean pixels: option
+  ``output_bias="marginals"`` (clipped to ``[1e-7, 1 - 1e-7]``, applied by
+  :meth:`PaperGenerator.init_from_data`, which the runner calls once on a fresh
+  run). The default stays ``"zero"``: the marginals did not stop the collapse
+  described below, and the measured tables in ``docs/results.md`` use zero.
+* **Pixel range seen by D**: ``paper-maxout``'s ``unit_pixels=True`` maps its
+  input back to ``[0, 1]`` before the first layer, so D's first-layer SGD
+  trajectory is the paper's exactly (with ``[-1, 1]`` input every background
+  pixel, at -1, feeds the weight gradients, which in ``[0, 1]`` it does not).
+  Off by default.
 * **Losses**: D minimises binary cross-entropy on real and fake; G minimises
   ``-log D(G(z, y), y)`` (the non-saturating loss of Goodfellow et al. 2014, Sec. 3,
   which their code uses). The runner computes D's update on the fakes drawn
@@ -45,6 +55,14 @@ Chosen where the paper is silent:
   as in pylearn2.
 * **Momentum ramp**: linear over 150,000 steps (250 epochs of 600 steps, the GAN
   code's ``MomentumAdjustor``); see :mod:`cganzoo.optim`.
+* **Does not train yet** (see ``docs/results.md``): G collapses to one image
+  whatever ``z`` and ``y``. Measured at initialisation, the spread of G's
+  output over ``z`` is a per-pixel variance of about ``1e-5`` (over ``y``:
+  ``7e-6``); SGD then moves the output biases, not the weights (mean
+  ``|W_out|`` 0.0250 -> 0.0253 in 250 steps); with the GAN code's settings
+  D's logit never came to depend on ``y`` (real images scored under their own
+  label and under another differed by < 0.001 over 900 steps). None of the
+  GAN code's settings above fixes it alone or together within 1,800 steps.
 * **Not reproduced**: the paper stops at the best validation Parzen
   log-likelihood; runs here last ``epochs`` (evaluate with ``--eval-interval``
   to watch it). The GAN code trained on the first 50,000 training images;
@@ -55,12 +73,14 @@ Chosen where the paper is silent:
 from __future__ import annotations
 
 import math
+from typing import Literal
 
 import torch
 from pydantic import BaseModel, ConfigDict, Field
 from torch import nn
 
 from cganzoo import DiscriminatorNetwork, GeneratorNetwork, hookimpl
+from cganzoo.errors import IncompatibleError
 
 
 def _init_uniform(module: nn.Module, bound: float) -> None:
@@ -78,6 +98,13 @@ class PaperGeneratorParams(BaseModel):
     joint_hidden: int = Field(1200, ge=1, description="Combined ReLU layer (paper: 1200).")
     dropout: float = Field(0.5, ge=0, lt=1, description="Dropout after each hidden layer (paper: 0.5).")
     init_range: float = Field(0.05, gt=0, description="Weights start U(-init_range, init_range) (GAN code: 0.05).")
+    output_bias: Literal["marginals", "zero"] = Field(
+        "zero", description="Sigmoid output biases start at the logit of the data's mean pixels "
+                                 "(GAN code's init_sigmoid_bias_from_marginals), or at 0.")
+
+
+#: The GAN code clips the pixel marginals to [eps, 1 - eps] before taking their logit.
+MARGINAL_EPS = 1e-7
 
 
 class PaperGenerator(GeneratorNetwork):
@@ -98,8 +125,9 @@ class PaperGenerator(GeneratorNetwork):
 
     def __init__(self, latent_dim: int, cond_dim: int, img_shape: tuple[int, int, int], z_hidden: int = 200,
                  y_hidden: int = 1000, joint_hidden: int = 1200, dropout: float = 0.5,
-                 init_range: float = 0.05) -> None:
+                 init_range: float = 0.05, output_bias: str = "zero") -> None:
         super().__init__()
+        self.output_bias = output_bias
         self.latent_dim, self.cond_dim, self.img_shape = latent_dim, cond_dim, tuple(img_shape)
         self.z_layer = nn.Linear(latent_dim, z_hidden)
         self.y_layer = nn.Linear(cond_dim, y_hidden)
@@ -107,6 +135,33 @@ class PaperGenerator(GeneratorNetwork):
         self.out = nn.Linear(joint_hidden, math.prod(self.img_shape))
         self.drop = nn.Dropout(dropout)
         _init_uniform(self, init_range)
+
+    def init_from_data(self, images: torch.Tensor) -> None:
+        """With ``output_bias="marginals"``, start the sigmoid biases at the data's pixel marginals.
+
+        ``b = logit(clip(mean_n x_n, 1e-7, 1 - 1e-7))`` with ``x`` in ``[0, 1]``, so that
+        ``sigmoid(b)`` is the mean training image: the GAN code's
+        ``init_sigmoid_bias_from_marginals`` (pylearn2), used by Goodfellow et al.
+        2014's ``mnist.yaml``. Deterministic; the weights are untouched.
+
+        Args:
+            images: uint8 ``(N, C, H, W)`` in ``[0, 255]``, ``(C, H, W) == img_shape``.
+
+        Raises:
+            IncompatibleError: the images do not have this generator's shape.
+        """
+        if self.output_bias != "marginals":
+            return
+        if tuple(images.shape[1:]) != self.img_shape:
+            raise IncompatibleError(f"paper-mlp: training images have shape {tuple(images.shape[1:])}, "
+                                    f"the generator makes {self.img_shape}")
+        total = torch.zeros(math.prod(self.img_shape), dtype=torch.float64)
+        for chunk in images.flatten(1).split(8192):  # bounded memory: no float copy of the whole set
+            total += chunk.to(torch.float64).sum(dim=0)
+        mean = total / (255.0 * max(1, images.shape[0]))
+        bias = torch.logit(mean.clamp(MARGINAL_EPS, 1 - MARGINAL_EPS))
+        with torch.no_grad():
+            self.out.bias.copy_(bias.to(self.out.bias.device, self.out.bias.dtype))
 
     def forward(self, z: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
         h_z = self.drop(torch.relu(self.z_layer(z)))
@@ -142,6 +197,8 @@ class PaperDiscriminatorParams(BaseModel):
     joint_units: int = Field(240, ge=1, description="Joint maxout units (paper: 240).")
     joint_pieces: int = Field(4, ge=1, description="Pieces per joint unit (paper: 4).")
     dropout: float = Field(0.5, ge=0, lt=1, description="Dropout after each maxout layer (paper: 0.5).")
+    input_dropout: float = Field(0.0, ge=0, lt=1, description="Dropout on the input pixels (GAN code: 0.2).")
+    unit_pixels: bool = Field(False, description="Map x from [-1, 1] to [0, 1] before the first layer.")
     init_range: float = Field(0.005, gt=0, description="Weights start U(-init_range, init_range) (GAN code: 0.005).")
 
 
@@ -159,7 +216,8 @@ class PaperDiscriminator(DiscriminatorNetwork):
 
     def __init__(self, cond_dim: int, img_shape: tuple[int, int, int], x_units: int = 240, x_pieces: int = 5,
                  y_units: int = 50, y_pieces: int = 5, joint_units: int = 240, joint_pieces: int = 4,
-                 dropout: float = 0.5, init_range: float = 0.005) -> None:
+                 dropout: float = 0.5, input_dropout: float = 0.0, unit_pixels: bool = False,
+                 init_range: float = 0.005) -> None:
         super().__init__()
         self.cond_dim, self.img_shape = cond_dim, tuple(img_shape)
         self.x_layer = Maxout(math.prod(self.img_shape), x_units, x_pieces)
@@ -168,12 +226,17 @@ class PaperDiscriminator(DiscriminatorNetwork):
         self.joint = Maxout(x_units + (y_units if cond_dim > 0 else 0), joint_units, joint_pieces)
         self.out = nn.Linear(joint_units, 1)
         self.drop = nn.Dropout(dropout)
+        self.input_drop = nn.Dropout(input_dropout)
+        self.unit_pixels = unit_pixels
         self.feature_dim = joint_units
         _init_uniform(self, init_range)
 
     def features(self, x: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
         """The joint maxout layer's output after dropout, ``(B, joint_units)``."""
-        h = self.drop(self.x_layer(x.flatten(1)))
+        x = x.flatten(1)
+        if self.unit_pixels:
+            x = (x + 1) / 2
+        h = self.drop(self.x_layer(self.input_drop(x)))
         if self.y_layer is not None:
             h = torch.cat((h, self.drop(self.y_layer(c))), dim=-1)
         return self.drop(self.joint(h))
