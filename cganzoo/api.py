@@ -102,9 +102,16 @@ def read_run_config(run_dir: str | Path) -> tuple[RunConfig, dict[str, Any]]:
     """The config a run was started with, and the whole ``config.json`` record.
 
     Raises:
-        CheckpointError: ``run_dir`` has no readable ``config.json``.
+        ConfigError: ``run_dir`` does not exist or holds no ``config.json`` (not a run directory).
+        CheckpointError: its ``config.json`` is unreadable or invalid.
     """
     path = Path(run_dir) / "config.json"
+    if not Path(run_dir).is_dir():
+        raise ConfigError(f"run directory {str(run_dir)!r} does not exist (or is not a directory); name a directory "
+                          f"written by `cganzoo run`")
+    if not path.exists():
+        raise ConfigError(f"{str(run_dir)!r} is not a cganzoo run: it holds no config.json; name a directory "
+                          f"written by `cganzoo run`")
     try:
         record = json.loads(path.read_text(encoding="utf-8"))
         return validate_config(record["config"]), record

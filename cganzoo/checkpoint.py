@@ -325,7 +325,7 @@ def load_latest_checkpoint(run_dir: Path) -> tuple[Path, tuple[dict[str, torch.T
             raise
         pointer = Path(run_dir) / "checkpoints" / "latest"
         raise CheckpointError(
-            f"{exc}. An older checkpoint, {older[-1]}, exists: to continue from it, run "
+            f"{exc}. Another checkpoint, {older[-1]}, exists: to continue from it, run "
             f"`echo {older[-1]} > {pointer}` (steps after it are trained again)"
         ) from None
 

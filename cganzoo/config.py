@@ -106,7 +106,7 @@ class RunConfig(BaseModel):
     def _check_device(cls, value: str) -> str:
         if value in ("auto", "cpu", "cuda") or (value.startswith("cuda:") and value[5:].isdigit()):
             return value
-        raise ValueError(f"device must be 'auto', 'cpu', 'cuda' or 'cuda:N', got {value!r}")
+        raise ValueError("device must be 'auto', 'cpu', 'cuda' or 'cuda:N'")
 
     def conditioner_for(self, role: str) -> ComponentSpec:
         """The conditioner of one side: ``"generator"`` or ``"discriminator"``."""

@@ -332,6 +332,25 @@ class ShardedEpochBatches(EpochBatches):
             yield to_unit_range(self.images[idx], self.dtype), self.labels[idx]
 
 
+def check_multi_rank_config(config: Any, device: torch.device) -> None:
+    """Refuse run settings that cannot work on several ranks, before any rank trains.
+
+    Called by the runner under torchrun and by ``cganzoo run --nproc`` before it
+    launches anything.
+
+    Raises:
+        ConfigError: ``sync_batchnorm`` off CUDA (torch's SyncBatchNorm has no CPU
+            implementation), or ``cuda_graphs`` (a captured step cannot hold DDP's
+            gradient all-reduce).
+    """
+    if config.sync_batchnorm and device.type != "cuda":
+        raise ConfigError("sync_batchnorm needs CUDA: torch's SyncBatchNorm has no CPU implementation; "
+                          "drop --sync-batchnorm for gloo/CPU runs")
+    if config.cuda_graphs:
+        raise ConfigError("cuda_graphs cannot capture a step whose gradients DDP averages across ranks; "
+                          "drop --cuda-graphs when training on several ranks")
+
+
 # -- process group lifetime --------------------------------------------------------------------
 
 

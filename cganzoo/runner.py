@@ -58,7 +58,7 @@ from cganzoo.components import (
 from cganzoo.compatibility import check_combination, has_batch_statistics
 from cganzoo.config import RunConfig
 from cganzoo.data.batches import resize_images
-from cganzoo.distributed import DistContext
+from cganzoo.distributed import DistContext, check_multi_rank_config
 from cganzoo.divergence import LossWindow, first_bad_loss, first_non_finite
 from cganzoo.errors import (
     CheckpointError,
@@ -91,11 +91,16 @@ def resolve_device(name: str) -> torch.device:
     """``"auto"`` -> CUDA if available, else CPU.
 
     Raises:
-        ConfigError: CUDA was asked for but is not available.
+        ConfigError: not a CPU or CUDA device name, or CUDA was asked for but is not available.
     """
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    device = torch.device(name)
+    try:
+        device = torch.device(name)
+    except (RuntimeError, TypeError):
+        raise ConfigError(f"device {name!r} is not a device; use auto, cpu, cuda or cuda:N") from None
+    if device.type not in ("cpu", "cuda"):
+        raise ConfigError(f"device {name!r} is not supported; use auto, cpu, cuda or cuda:N")
     if device.type == "cuda" and not torch.cuda.is_available():
         raise ConfigError(f"device {name!r} requested but CUDA is not available here; use --device cpu or auto")
     if device.type == "cuda" and device.index is not None and device.index >= torch.cuda.device_count():
@@ -244,12 +249,8 @@ class Trainer:
         self.device = self.dist.device
         check_fast_path(config, self.device)
         self.dist.check_batch(config.batch_size, config.drop_last)
-        if self.dist.enabled and config.sync_batchnorm and self.device.type != "cuda":
-            raise ConfigError("sync_batchnorm needs CUDA: torch's SyncBatchNorm has no CPU implementation; "
-                              "drop --sync-batchnorm for gloo/CPU runs")
-        if self.dist.enabled and config.cuda_graphs:
-            raise ConfigError("cuda_graphs cannot capture a step whose gradients DDP averages across ranks; "
-                              "drop --cuda-graphs when training on several ranks")
+        if self.dist.enabled:
+            check_multi_rank_config(config, self.device)
         self.run_dir = Path(self.dist.main_then_share(lambda: str(run_dir)))  # rank 0's default name wins
         self.dist.main_then_share(self._prepare_run_dir)
         try:
@@ -309,6 +310,11 @@ class Trainer:
         self._range_checked = False
         if resume:
             self._load_latest()
+            if self.step >= self.total_steps:
+                raise ConfigError(
+                    f"{str(self.run_dir)!r} is already at step {self.step}, and its budget (epochs {config.epochs} x "
+                    f"{len(self.batches)} steps, max_steps {config.max_steps}) ends at step {self.total_steps}: "
+                    f"nothing to train; give a larger --max-steps or --epochs with --resume")
             self.dist.main_then_share(self._check_disk_space)
         else:
             # Data-dependent initialisation (e.g. paper-mlp's output biases from the pixel
@@ -329,7 +335,9 @@ class Trainer:
     def _prepare_run_dir(self) -> None:
         if self.resume:
             if not (self.run_dir / "config.json").is_file():
-                raise CheckpointError(f"cannot resume: {str(self.run_dir)!r} has no config.json (not a cganzoo run?)")
+                raise ConfigError(f"cannot resume: {str(self.run_dir)!r} has no config.json (not a cganzoo run?)")
+        elif self.run_dir.exists() and not self.run_dir.is_dir():
+            raise ConfigError(f"run directory {str(self.run_dir)!r} is a file, not a directory; choose another --out")
         elif self.run_dir.exists() and any(self.run_dir.iterdir()):
             raise ConfigError(
                 f"run directory {str(self.run_dir)!r} is not empty; choose another --out, "

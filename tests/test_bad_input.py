@@ -351,3 +351,52 @@ def test_bad_sample_requests_are_one_line(tmp_path, toy_plugin, capsys, argv, me
     code = main(["sample", str(run_dir), "-o", str(tmp_path / "g.png"), *argv])
     err = capsys.readouterr().err
     assert code in (1, 2) and err.startswith(message) and len(err.strip().splitlines()) == 1, err
+
+
+# -- found by a fresh-user trial: one line and exit 2, never a traceback ------------------------
+
+
+@pytest.fixture
+def trained_toy_run(tmp_path, toy_plugin, capsys):
+    run_dir = tmp_path / "run"
+    assert main(["run", "toy-gan", "--max-steps", "2", "--device", "cpu", "--out", str(run_dir), "--no-progress"]) == 0
+    capsys.readouterr()
+    return run_dir
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["sample", "{run}", "--labels", "3", "--device", "tpu", "-o", "{tmp}/g.png"],
+     "cganzoo: error: device 'tpu' is not a device; use auto, cpu, cuda or cuda:N"),
+    (["eval", "{run}", "--device", "tpu"], "cganzoo: error: device 'tpu' is not a device"),
+    (["sample", "{run}", "--labels", "3", "--device", "meta", "-o", "{tmp}/g.png"],
+     "cganzoo: error: device 'meta' is not supported; use auto, cpu, cuda or cuda:N"),
+    (["sample", "{tmp}/nowhere", "--labels", "3", "-o", "{tmp}/g.png"],
+     "cganzoo: error: run directory '{tmp}/nowhere' does not exist"),
+    (["eval", "{tmp}"], "cganzoo: error: '{tmp}' is not a cganzoo run: it holds no config.json"),
+    (["run", "--resume", "{tmp}/nowhere"], "cganzoo: error: run directory '{tmp}/nowhere' does not exist"),
+    (["sample", "{run}", "--labels", "3", "-o", "{tmp}/missing/g.png"],
+     "cganzoo: error: -o '{tmp}/missing/g.png': directory '{tmp}/missing' does not exist"),
+    (["run", "--resume", "{run}", "--max-steps", "1"],
+     "cganzoo: error: '{run}' is already at step 2, and its budget"),
+    (["run", "toy-gan", "--device", "cpu", "--out", "{run}/config.json"],
+     "cganzoo: error: run directory '{run}/config.json' is a file, not a directory"),
+])
+def test_mistakes_a_new_user_made_are_one_line_with_exit_2(trained_toy_run, tmp_path, capsys, argv, message):
+    fill = {"run": str(trained_toy_run), "tmp": str(tmp_path)}
+    code = main([part.format(**fill) for part in argv])
+    err = capsys.readouterr().err
+    assert code == 2 and err.startswith(message.format(**fill)) and len(err.strip().splitlines()) == 1, err
+    assert not (tmp_path / "missing").exists()  # sample -o creates no directories
+
+
+def test_a_closed_pipe_ends_the_listing_quietly(toy_plugin):
+    import subprocess
+
+    # `cganzoo list | head -1`: the reader goes away after one line.
+    listing = subprocess.Popen([sys.executable, "-m", "cganzoo", "list"], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE)
+    listing.stdout.readline()
+    listing.stdout.close()
+    err = listing.stderr.read().decode()
+    listing.wait(timeout=60)
+    assert "Traceback" not in err and "BrokenPipeError" not in err, err

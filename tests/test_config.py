@@ -21,7 +21,7 @@ def test_defaults_equal_the_reference():
     ("batch_size", 0, r"batch_size: Input should be greater than or equal to 1 \(got 0\)"),
     ("epochs", -1, r"epochs: Input should be greater than or equal to 1 \(got -1\)"),
     ("img_size", 4, r"img_size: Input should be greater than or equal to 8"),
-    ("device", "tpu", r"device: .*'auto', 'cpu', 'cuda' or 'cuda:N', got 'tpu'"),
+    ("device", "tpu", r"device: .*'auto', 'cpu', 'cuda' or 'cuda:N' \(got 'tpu'\)"),
     ("lr", "fast", r"lr: Input should be a valid number"),
     ("bacth_size", 3, r"bacth_size: Extra inputs are not permitted"),
 ])

@@ -292,6 +292,10 @@ def test_workers_get_the_users_run_flags_and_torchrun_gets_the_launchers():
     (["--nproc", "2", "--nnodes", "3"], "must split evenly over 6 processes"),
     (["--nproc", "two"], "--nproc must be a positive integer or one of gpu, cpu, auto, got 'two'"),
     (["--nnodes", "2"], "--nnodes is a torchrun option: give it with --nproc N"),
+    # What every rank would refuse is refused once, before torchrun starts any process.
+    (["--nproc", "2", "--device", "cpu", "--sync-batchnorm"], "sync_batchnorm needs CUDA"),
+    (["--nproc", "2", "--device", "cpu", "--cuda-graphs"], "cuda_graphs needs a CUDA device"),
+    (["--nproc", "2", "--device", "tpu"], "device must be 'auto', 'cpu', 'cuda' or 'cuda:N' (got 'tpu')"),
 ])
 def test_bad_launch_flags_are_one_line_errors(flags, message, capsys):
     assert main(["run", "mlp-cgan", *flags]) == 2

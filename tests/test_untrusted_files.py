@@ -223,7 +223,7 @@ def test_a_corrupt_latest_checkpoint_names_the_older_one_and_the_way_back(run_di
         cganzoo.load(run_dir, registry=registry)
     pointer = run_dir / "checkpoints" / "latest"
     assert str(info.value).endswith(
-        f"An older checkpoint, step_000000002, exists: to continue from it, run `echo step_000000002 > {pointer}` "
+        f"Another checkpoint, step_000000002, exists: to continue from it, run `echo step_000000002 > {pointer}` "
         f"(steps after it are trained again)")
     pointer.write_text("step_000000002\n")  # following the advice
     assert cganzoo.load(run_dir, registry=registry).step == 2

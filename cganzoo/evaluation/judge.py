@@ -401,7 +401,7 @@ def load_or_train_judge(data: LabelledImages, *, cache_root: Path | str | None =
         except EvaluationError as exc:
             log(f"judge: {exc}; training a new one")
     log(f"judge: no cached judge for {data.info.name!r} with this recipe; training one "
-        f"(a few minutes on a CPU, once), cache {directory}")
+        f"(about a minute on 2 CPU cores, once), cache {directory}")
     judge = train_judge(data, recipe, device=device, log=log)
     try:
         save_judge(judge, directory)
