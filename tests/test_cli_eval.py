@@ -37,9 +37,9 @@ def test_run_with_eval_then_eval_prints_every_metric(toy_plugin, toy_judge_dir, 
 
 
 def test_eval_errors_are_one_line(toy_plugin, toy_judge_dir, tmp_path, capsys):
-    assert main(["eval", str(tmp_path / "missing")]) == 1
+    assert main(["eval", str(tmp_path / "missing")]) == 2  # a wrong path is bad input
     err = capsys.readouterr().err.strip()
-    assert err.startswith("cganzoo: error: ") and "config.json" in err and len(err.splitlines()) == 1
+    assert err.startswith("cganzoo: error: run directory ") and "does not exist" in err and len(err.splitlines()) == 1
     out = tmp_path / "run"
     assert main(["run", "toy-gan", "--max-steps", "2", "--device", "cpu", "--out", str(out), "--no-progress",
                  "--batch-size", "16"]) == 0

@@ -157,5 +157,6 @@ def test_runner_applies_the_data_init_on_a_fresh_run_and_not_on_resume(tmp_path,
     trainer.run()
     trained = trainer.generator.net.out.bias.detach().clone()
     assert not torch.equal(trained, initial)  # two SGD steps moved it (by little: D starts near 0)
-    resumed = Trainer(config, tmp_path / "run", resume=True, progress=False, log=lambda _: None, registry=registry)
+    longer = config.model_copy(update={"max_steps": 3})  # resuming a finished run is refused
+    resumed = Trainer(longer, tmp_path / "run", resume=True, progress=False, log=lambda _: None, registry=registry)
     assert torch.equal(resumed.generator.net.out.bias, trained)  # the checkpoint's, not re-initialised
