@@ -79,8 +79,7 @@ import torch
 from pydantic import BaseModel, ConfigDict, Field
 from torch import nn
 
-from cganzoo import DiscriminatorNetwork, GeneratorNetwork, hookimpl
-from cganzoo.errors import IncompatibleError
+from cganzoo import DiscriminatorNetwork, GeneratorNetwork, IncompatibleError, hookimpl
 
 
 def _init_uniform(module: nn.Module, bound: float) -> None:
