@@ -315,6 +315,13 @@ def _bench(args: argparse.Namespace) -> int:
     from cganzoo.bench import BenchOptions, run_benchmarks
     from cganzoo.bench.report import console_table, write_results
 
+    import importlib.util
+
+    if not args.no_write and importlib.util.find_spec("matplotlib") is None:  # checked before minutes of timing
+        from cganzoo.errors import OptionalDependencyError
+
+        raise OptionalDependencyError("cganzoo bench writes its plots with matplotlib, which is not installed: "
+                                      "pip install 'cganzoo[plot]' (or pass --no-write)")
     if args.seconds <= 0 or args.matmul_seconds <= 0 or args.warmup_steps < 0 or args.min_steps < 1:
         raise ConfigError("--seconds and --matmul-seconds must be positive, --warmup-steps at least 0 and "
                           f"--min-steps at least 1; got {args.seconds}, {args.matmul_seconds}, {args.warmup_steps}, "

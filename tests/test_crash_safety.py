@@ -198,6 +198,21 @@ def test_sigkill_at_random_moments_of_training_never_loses_the_last_checkpoint(t
 # -- SIGINT / SIGTERM -------------------------------------------------------------------------
 
 
+@pytest.fixture
+def sigint_delivered():
+    """Python's own SIGINT handler for the test, whatever this process inherited.
+
+    A process started in the background by a non-interactive shell (as CI jobs
+    can be) inherits SIGINT ignored, and cganzoo keeps an ignored signal
+    ignored (see cganzoo/stopping.py); these tests are about a Ctrl-C that
+    arrives, so they start from the interactive default.
+    """
+    before = signal.getsignal(signal.SIGINT)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, before)
+
+
 def test_sigterm_finishes_the_step_checkpoints_and_says_how_to_resume(tmp_path, toy_plugin):
     """A real signal to a real ``cganzoo run`` process (SIGINT takes the same path; see the next tests)."""
     signum, code = signal.SIGTERM, 143
@@ -224,7 +239,8 @@ def test_sigterm_finishes_the_step_checkpoints_and_says_how_to_resume(tmp_path, 
     assert (run_dir / "checkpoints" / "latest").read_text().strip() == f"step_{step + 2:09d}"
 
 
-def test_an_interrupted_and_resumed_run_equals_one_trained_straight_through(tmp_path, registry, monkeypatch):
+def test_an_interrupted_and_resumed_run_equals_one_trained_straight_through(tmp_path, registry, monkeypatch,
+                                                                           sigint_delivered):
     straight = Trainer(toy_config(tmp_path, "straight", max_steps=20), tmp_path / "straight", registry=registry,
                        progress=False, log=quiet)
     straight.run()
@@ -255,7 +271,7 @@ def test_an_interrupted_and_resumed_run_equals_one_trained_straight_through(tmp_
         assert torch.equal(a, b)
 
 
-def test_ctrl_c_in_the_cli_exits_130_with_the_resume_line(tmp_path, toy_plugin, monkeypatch, capsys):
+def test_ctrl_c_in_the_cli_exits_130_with_the_resume_line(tmp_path, toy_plugin, monkeypatch, capsys, sigint_delivered):
     original = Trainer.train_step
 
     def train_step(self, real, labels):
