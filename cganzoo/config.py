@@ -42,7 +42,7 @@ class RunConfig(BaseModel):
     a misspelt key is an error, not silently ignored).
     """
 
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
 
     model: str | None = Field(None, description="Model preset this config started from, if any.")
     dataset: ComponentSpec = Field(ComponentSpec(name="mnist"), description="Dataset source.")
@@ -101,6 +101,13 @@ class RunConfig(BaseModel):
     out: Path | None = Field(None, description="Run directory; default runs/<model>-<dataset>-<time>.")
     data_dir: Path | None = Field(None, description="Directory with hand-placed data files (see README).")
 
+    @field_validator("out", "data_dir", mode="before")
+    @classmethod
+    def _check_path_not_empty(cls, value: Any) -> Any:
+        if isinstance(value, str) and not value.strip():
+            raise ValueError("an empty path is not a directory; name one, or leave the setting out")
+        return value
+
     @field_validator("device")
     @classmethod
     def _check_device(cls, value: str) -> str:
@@ -134,7 +141,7 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
     """Read a YAML or JSON config file into a dict (not yet validated).
 
     Raises:
-        ConfigError: the file is missing, unreadable, not valid YAML/JSON, or not a mapping.
+        ConfigError: the file is missing, unreadable, empty, not valid YAML/JSON, or not a mapping.
     """
     path = Path(path)
     try:
@@ -147,8 +154,10 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
         kind = "JSON" if path.suffix.lower() == ".json" else "YAML"
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise ConfigError(f"config file {str(path)!r} is not valid {kind}: {first}") from None
-    if data is None:
-        return {}
+    if data is None or data == {}:
+        # Almost always a mistake (a file not yet written, a wrong path to an empty
+        # file); training the defaults for 200 epochs would hide it.
+        raise ConfigError(f"config file {str(path)!r} is empty; give at least the model, e.g. `model: mlp-cgan`")
     if not isinstance(data, dict):
         raise ConfigError(
             f"config file {str(path)!r} must hold a mapping of RunConfig fields, got {type(data).__name__}"

@@ -24,6 +24,8 @@ def test_defaults_equal_the_reference():
     ("device", "tpu", r"device: .*'auto', 'cpu', 'cuda' or 'cuda:N' \(got 'tpu'\)"),
     ("lr", "fast", r"lr: Input should be a valid number"),
     ("bacth_size", 3, r"bacth_size: Extra inputs are not permitted"),
+    ("lr", float("nan"), r"lr: Input should be a finite number"),
+    ("out", "", r"out: .*an empty path is not a directory"),
 ])
 def test_invalid_values_get_a_per_field_message(field, value, message):
     with pytest.raises(ConfigError, match=message):
@@ -87,3 +89,20 @@ def test_arbitrary_yaml_never_escapes_as_a_traceback(tmp_path_factory, data):
         validate_config(read_config_file(path))
     except ConfigError:
         pass
+
+
+def test_an_empty_config_file_is_refused_rather_than_training_the_defaults(tmp_path):
+    for text in ("", "# nothing yet\n", "{}\n"):
+        path = tmp_path / "empty.yaml"
+        path.write_text(text)
+        with pytest.raises(ConfigError, match=r"config file '.*empty.yaml' is empty; give at least the model"):
+            cganzoo.resolve_config(config_file=path)
+
+
+def test_mlp_widths_must_be_positive():
+    from cganzoo.runner import validate_components  # what `cganzoo run` checks before touching data
+
+    for widths in ([-3], [64, 0]):
+        config = cganzoo.resolve_config("mlp-cgan", overrides={"generator": {"name": "mlp", "params": {"hidden": widths}}})
+        with pytest.raises(ConfigError, match=r"hidden\.\d: Input should be greater than or equal to 1"):
+            validate_components(config)

@@ -18,7 +18,7 @@ reference's arithmetic; ``batchnorm="corrected"`` uses the intended
 from __future__ import annotations
 
 import math
-from typing import Literal
+from typing import Annotated, Literal
 
 import torch
 from pydantic import BaseModel, ConfigDict, Field
@@ -33,7 +33,7 @@ BATCHNORM = {"reference": (0.8, 0.1), "corrected": (1e-5, 0.2)}
 class MLPGeneratorParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    hidden: tuple[int, ...] = Field(
+    hidden: tuple[Annotated[int, Field(ge=1)], ...] = Field(
         (128, 256, 512, 1024), min_length=1,
         description="Hidden widths; the first block has no BatchNorm (the reference's 128, 256, 512, 1024).",
     )
