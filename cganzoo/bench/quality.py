@@ -102,16 +102,9 @@ def compare_quality(config_for: Callable[[str, dict[str, Any]], Any], variants: 
 
 def plot_quality(runs: list[QualityRun], path: Path, title: str = "") -> Path:
     """Loss curves (D and G) of every run, and their final sample grids, in one PNG."""
-    import io
+    from cganzoo.bench.report import pyplot, save_figure
 
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from cganzoo.checkpoint import atomic_write_bytes
-
-    fig = plt.figure(figsize=(5 * max(2, len(runs)), 9))
+    fig = pyplot().figure(figsize=(5 * max(2, len(runs)), 9))
     grid = fig.add_gridspec(2, max(2, len(runs)), height_ratios=[1, 1.3])
     d_ax, g_ax = fig.add_subplot(grid[0, : max(2, len(runs)) // 2]), fig.add_subplot(grid[0, max(2, len(runs)) // 2:])
     for run in runs:
@@ -131,8 +124,4 @@ def plot_quality(runs: list[QualityRun], path: Path, title: str = "") -> Path:
     if title:
         fig.suptitle(title)
     fig.tight_layout()
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=100)
-    plt.close(fig)
-    atomic_write_bytes(path, buffer.getvalue())
-    return path
+    return save_figure(fig, path, dpi=100)

@@ -216,6 +216,25 @@ def write_json(result: BenchResult, path: Path) -> Path:
     return path
 
 
+def pyplot():
+    """``matplotlib.pyplot`` on the Agg backend (files only, no display needed)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def save_figure(fig, path: Path, dpi: int) -> Path:
+    """Render ``fig`` to PNG, close it, and write ``path`` atomically (never a half-written plot)."""
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=dpi)
+    pyplot().close(fig)
+    atomic_write_bytes(path, buffer.getvalue())
+    return path
+
+
 def plot_sweep(result: BenchResult, path: Path) -> Path | None:
     """Images/s and peak memory against batch size, one line per sweep variant, the reference as a point.
 
@@ -225,12 +244,7 @@ def plot_sweep(result: BenchResult, path: Path) -> Path | None:
     sweep = [r for r in _section_rows(result, "sweep") if r.images_per_s]
     if not sweep:
         return None
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, (ax, mem) = plt.subplots(1, 2, figsize=(11, 4.2))
+    fig, (ax, mem) = pyplot().subplots(1, 2, figsize=(11, 4.2))
     for variant in dict.fromkeys(r.variant for r in sweep):
         pts = [r for r in sweep if r.variant == variant]
         ax.plot([r.batch_size for r in pts], [r.images_per_s for r in pts], marker="o", label=f"{pts[0].model} {variant}")
@@ -252,11 +266,7 @@ def plot_sweep(result: BenchResult, path: Path) -> Path | None:
     mem.set_ylabel(f"peak memory, MiB ({sweep[0].memory_kind})")
     mem.set_title("peak memory")
     fig.tight_layout()
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=110)
-    plt.close(fig)
-    atomic_write_bytes(path, buffer.getvalue())
-    return path
+    return save_figure(fig, path, dpi=110)
 
 
 def write_results(result: BenchResult, out_dir: Path, *, tag: str | None = None, preamble: str = "") -> list[Path]:
