@@ -8,6 +8,7 @@ component's own pydantic model (``extra="forbid"``) and creates components.
 
 from __future__ import annotations
 
+import difflib
 import fnmatch
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -103,8 +104,10 @@ class Registry:
             return self._components[(kind, name)]
         except KeyError:
             choices = self.names(kind)
+            close = difflib.get_close_matches(str(name), choices, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
             raise UnknownComponentError(
-                f"unknown {kind} {name!r}; choose one of: {', '.join(choices) or '(none registered)'}"
+                f"unknown {kind} {name!r}; choose one of: {', '.join(choices) or '(none registered)'}{hint}"
             ) from None
 
     def names(self, kind: str, pattern: str = "*") -> list[str]:

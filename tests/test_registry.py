@@ -60,3 +60,12 @@ def test_network_registration_must_name_generator_or_discriminator():
     with pytest.raises(ValueError, match="kind='generator' or kind='discriminator'"):
         register("mse", object, kind="loss")
     assert reg.get("generator", "mlp").plugin == "p"
+
+
+def test_a_near_miss_is_suggested():
+    reg = Registry()
+    reg.register("model", "mlp-cgan", object)
+    reg.register("model", "acgan", object)
+    with pytest.raises(UnknownComponentError) as info:
+        reg.get("model", "mlp-gan")
+    assert str(info.value) == "unknown model 'mlp-gan'; choose one of: acgan, mlp-cgan (did you mean 'mlp-cgan'?)"
