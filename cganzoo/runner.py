@@ -12,13 +12,12 @@ Components add to both through their interfaces (:mod:`cganzoo.objective`):
 a discriminator-side conditioner's auxiliary losses (AC-GAN) and a loss's
 discriminator penalty (WGAN-GP).
 
-Adam for both (reference: lr 2e-4, betas (0.5, 0.999)).
-
 Optimizers come from :mod:`cganzoo.optim` (reference: Adam, lr 2e-4, betas
 (0.5, 0.999), for both). With ``eval_interval`` or ``eval_at_end`` the run is
 evaluated (:mod:`cganzoo.evaluation`) and the results appended to
 ``metrics.jsonl``; evaluation runs under a forked RNG, so it never changes the
-training trajectory.
+training trajectory. Under ``torchrun`` the same loop runs on every rank
+(:mod:`cganzoo.distributed`): DDP averages the gradients and rank 0 writes.
 """
 
 from __future__ import annotations
@@ -70,8 +69,8 @@ from cganzoo.errors import (
 )
 from cganzoo.fastpath import adam_options, check_fast_path, install_fast_path
 from cganzoo.interfaces import ConditionalDiscriminator, ConditionalGenerator, DatasetInfo, LabelledImages
-from cganzoo.objective import Objective
 from cganzoo.latent import sample_latent
+from cganzoo.objective import Objective
 from cganzoo.optim import create_optimizers, validate_optimizer
 from cganzoo.registry import Registry
 from cganzoo.sampling import PER_CLASS, class_grid_inputs, generate, save_grid
