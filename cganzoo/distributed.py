@@ -54,7 +54,7 @@ from typing import Any, Callable, Iterator, TypeVar
 import torch
 from torch import nn
 
-from cganzoo.data.batches import EpochBatches, epoch_permutation, to_unit_range
+from cganzoo.data.batches import EpochBatches
 from cganzoo.errors import CganzooError, ConfigError, DistributedError
 
 T = TypeVar("T")
@@ -318,18 +318,11 @@ class ShardedEpochBatches(EpochBatches):
         super().__init__(images, labels, batch_size, seed, drop_last=drop_last, device=device, dtype=dtype)
         self.rank, self.world_size = rank, world_size
 
-    def epoch(self, epoch: int, start: int = 0):
-        """Yield this rank's shards of the batches of ``epoch``, from global batch ``start`` on.
-
-        Yields:
-            ``(x, y)``: float ``(B/W, C, H, W)`` in ``[-1, 1]`` and int64 ``(B/W,)``.
-        """
-        perm = epoch_permutation(self.images.shape[0], self.seed, epoch, self.device)
+    def batch_slice(self, i: int) -> slice:
+        """This rank's part of global batch ``i``: ``[i B + r B/W, i B + (r + 1) B/W)`` of the permutation."""
         per_rank = self.batch_size // self.world_size
-        for i in range(start, len(self)):
-            first = i * self.batch_size + self.rank * per_rank
-            idx = perm[first:first + per_rank]
-            yield to_unit_range(self.images[idx], self.dtype), self.labels[idx]
+        first = i * self.batch_size + self.rank * per_rank
+        return slice(first, first + per_rank)
 
 
 def check_multi_rank_config(config: Any, device: torch.device) -> None:

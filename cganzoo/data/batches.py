@@ -127,5 +127,9 @@ class EpochBatches:
         """
         perm = epoch_permutation(self.images.shape[0], self.seed, epoch, self.device)
         for i in range(start, len(self)):
-            idx = perm[i * self.batch_size:(i + 1) * self.batch_size]
+            idx = perm[self.batch_slice(i)]
             yield to_unit_range(self.images[idx], self.dtype), self.labels[idx]
+
+    def batch_slice(self, i: int) -> slice:
+        """Positions of batch ``i`` in the epoch's permutation."""
+        return slice(i * self.batch_size, (i + 1) * self.batch_size)
