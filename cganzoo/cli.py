@@ -54,8 +54,17 @@ _COMPONENT_FLAGS = {
 }
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with cganzoo's error style: one line naming the bad value, exit 2, no usage block."""
+
+    def error(self, message: str):  # type: ignore[override]
+        print(f"cganzoo: error: {self.prog.removeprefix('cganzoo').strip() + ': ' if self.prog != 'cganzoo' else ''}"
+              f"{message} (see `{self.prog} --help`)", file=sys.stderr)
+        sys.exit(2)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="cganzoo",
         description="A plugin-based conditional GAN zoo: train, sample, evaluate and list models.",
         epilog="Example: cganzoo run mlp-cgan --dataset mnist --epochs 1 --device cpu",

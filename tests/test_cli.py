@@ -99,3 +99,16 @@ def test_help_names_the_main_flags(capsys):
 def test_missing_or_invalid_arguments_exit_2(argv, capsys):
     assert main(argv) == 2
     assert capsys.readouterr().err.startswith("cganzoo: error: ")
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["run", "mlp-cgan", "--batch-size", "abc"],
+     "cganzoo: error: run: argument --batch-size: invalid int value: 'abc' (see `cganzoo run --help`)"),
+    (["run", "mlp-cgan", "--amp", "fp16"], "cganzoo: error: run: argument --amp: invalid choice: 'fp16'"),
+    (["frobnicate"], "cganzoo: error: argument COMMAND: invalid choice: 'frobnicate'"),
+])
+def test_argument_type_errors_are_one_line_with_exit_2(argv, message, capsys):
+    with pytest.raises(SystemExit) as info:
+        main(argv)
+    err = capsys.readouterr().err
+    assert info.value.code == 2 and err.startswith(message) and len(err.strip().splitlines()) == 1, err

@@ -273,4 +273,5 @@ def register_networks(register):
 @hookimpl
 def register_models(register):
     register("paper-cgan", dict(PAPER_PRESET),
-             description="Mirza & Osindero 2014 MNIST model: one-hot y, U[0,1) z, SGD+momentum, lr 0.1 decay, batch 100, 28x28")
+             description="Mirza & Osindero 2014 MNIST model: one-hot y, U[0,1) z, SGD+momentum, lr 0.1 decay, batch 100, "
+                         "28x28; does not train yet (G collapses, see docs/results.md)")
