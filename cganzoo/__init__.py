@@ -4,7 +4,8 @@ The public API, for users and plugin authors alike:
 
 * plugin hooks: :data:`hookimpl` (see :mod:`cganzoo.hookspecs`);
 * interfaces: :class:`Conditioner`, :class:`GeneratorNetwork`,
-  :class:`DiscriminatorNetwork`, :class:`AdversarialLoss`,
+  :class:`DiscriminatorNetwork`, :class:`AdversarialLoss`, :class:`Callback`,
+  :class:`ScheduledOptimizer`, :class:`BatchNoise`,
   :class:`DatasetInfo`, :class:`LabelledImages`, :class:`Metric` (with
   :class:`EvaluationContext` in, :class:`MetricResult` out; the building blocks
   are in :mod:`cganzoo.evaluation`);
@@ -40,6 +41,7 @@ from cganzoo.errors import (
 )
 from cganzoo.interfaces import (
     AdversarialLoss,
+    Callback,
     ConditionalDiscriminator,
     ConditionalGenerator,
     Conditioner,
@@ -49,15 +51,20 @@ from cganzoo.interfaces import (
     GeneratorNetwork,
     LabelledImages,
     Metric,
+    SamplingGenerator,
+    ScheduledOptimizer,
 )
+from cganzoo.noise import BatchNoise
 from cganzoo.labels import check_labels
 from cganzoo.config import ComponentSpec, RunConfig
 from cganzoo.components import (
+    create_callback,
     create_conditioner,
     create_dataset,
     create_discriminator,
     create_generator,
     create_loss,
+    create_optimizer,
     list_components,
     list_models,
     model_preset,
@@ -70,6 +77,8 @@ __version__ = "0.1.0"
 
 __all__ = [
     "AdversarialLoss",
+    "BatchNoise",
+    "Callback",
     "CganzooError",
     "CheckpointError",
     "ComponentSpec",
@@ -93,16 +102,20 @@ __all__ = [
     "MetricResult",
     "PluginError",
     "RunConfig",
+    "SamplingGenerator",
+    "ScheduledOptimizer",
     "TrainedModel",
     "TrainingDivergedError",
     "TrainingInterrupted",
     "UnknownComponentError",
     "check_labels",
+    "create_callback",
     "create_conditioner",
     "create_dataset",
     "create_discriminator",
     "create_generator",
     "create_loss",
+    "create_optimizer",
     "hookimpl",
     "list_components",
     "list_models",

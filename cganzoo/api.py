@@ -21,15 +21,16 @@ from typing import Any, Callable, Sequence
 import torch
 
 from cganzoo.checkpoint import load_latest_checkpoint, load_module_state
-from cganzoo.components import model_preset
+from cganzoo.components import create_dataset, model_preset
 from cganzoo.config import RunConfig, merge_config, read_config_file, validate_config
+from cganzoo.device import resolve_device
 from cganzoo.distributed import distributed_session
 from cganzoo.errors import CheckpointError, ConfigError, LabelError
 from cganzoo.interfaces import ConditionalGenerator, DatasetInfo
 from cganzoo.labels import check_labels
 from cganzoo.latent import sample_latent
 from cganzoo.registry import Registry
-from cganzoo.runner import Trainer, build_models, default_run_dir, resolve_device
+from cganzoo.training import Trainer, build_generator, default_run_dir
 
 
 def resolve_config(model: str | None = None, *, config_file: str | Path | None = None,
@@ -60,7 +61,7 @@ def resolve_config(model: str | None = None, *, config_file: str | Path | None =
 
 
 def train(config: RunConfig | dict[str, Any], *, run_dir: str | Path | None = None, resume: bool = False,
-          progress: bool = True, log: Callable[[str], None] = print, registry: Registry | None = None) -> Path:
+          progress: bool = True, log: Callable[[str], None] | None = None, registry: Registry | None = None) -> Path:
     """Train a conditional GAN and return its run directory.
 
     Args:
@@ -68,7 +69,8 @@ def train(config: RunConfig | dict[str, Any], *, run_dir: str | Path | None = No
         run_dir: Output directory; default ``config.out`` or ``runs/<model>-<dataset>-<time>``.
         resume: Continue ``run_dir`` from its latest checkpoint (the config is read from it).
         progress: Show a progress bar.
-        log: Receives one-line status messages.
+        log: Receives one-line status messages; default: the ``cganzoo``
+            logger at level INFO (``logging.basicConfig(level="INFO")`` shows them).
         registry: Component registry (default: installed plugins).
 
     Under ``torchrun`` (``cganzoo run --nproc N``) every rank calls this; they
@@ -95,7 +97,8 @@ def train(config: RunConfig | dict[str, Any], *, run_dir: str | Path | None = No
     # Under torchrun this joins the process group (see cganzoo.distributed); alone it is a no-op.
     with distributed_session(resolve_device(config.device), config.dist_timeout_s) as dist:
         trainer = Trainer(config, target, resume=resume, registry=registry, progress=progress, log=log, dist=dist)
-        return trainer.run()
+        trainer.run()
+        return trainer.run_dir
 
 
 def read_run_config(run_dir: str | Path) -> tuple[RunConfig, dict[str, Any]]:
@@ -126,16 +129,20 @@ class TrainedModel:
     """A trained generator, ready to sample.
 
     Attributes:
-        generator: ``G(z, y)`` in eval mode, conditioner included.
+        generator: ``G(z, y)`` in eval mode, conditioner included: the run's
+            sampling generator (the EMA of G's weights when the run kept one).
         config: The run's configuration.
         info: The data set's classes and shape.
         step: Training step of the checkpoint loaded.
+        weights: Which weights ``generator`` holds: ``"G"`` or a description
+            such as ``"EMA of G's weights (decay 0.999, start 0)"``.
     """
 
     generator: ConditionalGenerator
     config: RunConfig
     info: DatasetInfo
     step: int
+    weights: str = "G"
 
     @property
     def conditioner(self) -> torch.nn.Module:
@@ -268,14 +275,21 @@ class TrainedModel:
             self.generator.train(was_training)
 
 
-def load(run_dir: str | Path, *, device: str = "cpu", registry: Registry | None = None) -> TrainedModel:
+def load(run_dir: str | Path, *, device: str = "cpu", registry: Registry | None = None,
+         weights: str = "sampling") -> TrainedModel:
     """Load a run's latest checkpoint: the generator and its conditioner, in eval mode.
+
+    Only what sampling needs is built: the generator network and its
+    conditioner (a run trained with a third-party discriminator loads without
+    that plugin).
 
     Args:
         run_dir: A directory written by :func:`train` / ``cganzoo run``.
         device: ``"cpu"``, ``"cuda"``, ``"cuda:N"`` or ``"auto"``.
         registry: Component registry (default: installed plugins); it must
-            provide the run's components.
+            provide the run's generator and conditioner.
+        weights: ``"sampling"`` (default): the run's sampling generator, the
+            EMA of G when the run kept one; ``"trained"``: G's own weights.
 
     Raises:
         CheckpointError: no config or checkpoint, or they do not match.
@@ -288,13 +302,62 @@ def load(run_dir: str | Path, *, device: str = "cpu", registry: Registry | None 
                            class_names=tuple(ds["class_names"]), shape=tuple(ds["shape"]))
     except (KeyError, TypeError, ValueError) as exc:
         raise CheckpointError(f"{run_dir}/config.json has no valid dataset record: {exc}") from None
-    generator, _ = build_models(config, info, registry)
-    path, (g_state, _, _, state) = load_latest_checkpoint(Path(run_dir))
-    load_module_state(generator, g_state, "generator")
+    if weights not in ("sampling", "trained"):
+        raise ConfigError(f"weights {weights!r} is not one of: sampling, trained")
+    generator = build_generator(config, info, registry)
+    path, loaded = load_latest_checkpoint(Path(run_dir))
+    state, used = loaded.state, "G"
+    sampling = state.get("sampling") if isinstance(state.get("sampling"), dict) else None
+    if weights == "sampling" and sampling is not None:
+        stem = str(sampling.get("file", "")).removesuffix(".safetensors")
+        if stem not in loaded.modules:
+            raise CheckpointError(f"checkpoint {str(path)!r} names sampling weights {sampling.get('file')!r}, "
+                                  f"which it does not hold; load(..., weights='trained') uses G's own weights")
+        load_module_state(generator, loaded.modules[stem], f"generator ({sampling.get('label')})")
+        used = str(sampling.get("description") or sampling.get("label"))
+    else:
+        load_module_state(generator, loaded.generator, "generator")
     try:
         step = int(state.get("step", 0))
     except (TypeError, ValueError):
         raise CheckpointError(f"checkpoint {str(path)!r}: state.json holds step {state.get('step')!r}, "
                               f"not an integer") from None
     generator.to(resolve_device(device)).eval()
-    return TrainedModel(generator=generator, config=config, info=info, step=step)
+    return TrainedModel(generator=generator, config=config, info=info, step=step, weights=used)
+
+
+def evaluate_run(run_dir: str | Path, *, metrics: Sequence[str | dict[str, Any]] | None = None,
+                 per_class: int = 1000, seed: int = 0, device: str = "cpu", data_dir: str | Path | None = None,
+                 registry: Registry | None = None, log: Callable[[str], None] = print) -> Any:
+    """Evaluate the latest checkpoint of a run directory (``cganzoo eval``): its sampling generator.
+
+    Args:
+        run_dir: A directory written by ``cganzoo run``.
+        metrics: Metric names; default every registered metric.
+        per_class: Generated images per class (1000: the Parzen protocol's 10,000 for MNIST).
+        seed: Evaluation seed.
+        device: Where the generator and judge run.
+        data_dir: Overrides the run's ``data_dir`` (data files and judge cache).
+        registry: Component registry.
+        log: Progress lines.
+
+    Returns:
+        A :class:`cganzoo.evaluation.EvaluationReport`.
+
+    Raises:
+        CheckpointError: not a run directory, or no checkpoint.
+        EvaluationError: see :func:`cganzoo.evaluation.evaluate_samples`.
+    """
+    from cganzoo.evaluation import evaluate_generator
+
+    device = resolve_device(device)
+    model = load(run_dir, device=str(device), registry=registry)
+    config = model.config
+    root = Path(data_dir) if data_dir is not None else config.data_dir
+    data = create_dataset(config.dataset.name, config.dataset.params, data_dir=root, log=log, registry=registry)
+    extra = {"run_dir": str(run_dir), "model": config.model, "checkpoint_step": model.step,
+             "generator": model.weights}
+    return evaluate_generator(model.generator, data, per_class=per_class, seed=seed,
+                              latent_distribution=config.latent_distribution, metrics=metrics,
+                              cache_root=root, device=device, registry=registry, log=log, step=model.step,
+                              extra_protocol=extra)

@@ -5,8 +5,9 @@ Layout of ``run_dir/checkpoints/``::
     step_0001000/
         generator.safetensors       G's parameters and buffers (conditioner included)
         discriminator.safetensors   D's parameters and buffers
-        training.safetensors        optimizer moments, RNG states, fixed sample noise
-        state.json                  step, epoch, position, optimizer hyper-parameters
+        training.safetensors        optimizer moments, RNG states, fixed sample noise, callbacks' tensors
+        generator_<label>.safetensors  optional: a sampling generator's weights (``generator_ema``)
+        state.json                  step, epoch, position, optimizer hyper-parameters, callbacks' state
     latest                          name of the newest complete checkpoint
 
 A checkpoint directory is assembled under a temporary name, every file is
@@ -32,8 +33,9 @@ import os
 import re
 import shutil
 import tempfile
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import torch
 from safetensors import SafetensorError
@@ -43,9 +45,38 @@ from safetensors.torch import save as save_safetensors
 from cganzoo.errors import CheckpointError
 
 FORMAT = "cganzoo-checkpoint"
-VERSION = 1
+#: Version 2 added the optional sampling-generator files and callback state; version 1 still loads.
+VERSION = 2
+READABLE_VERSIONS = (1, 2)
 _FILES = ("generator.safetensors", "discriminator.safetensors", "training.safetensors", "state.json")
 _TENSOR_FILES = _FILES[:3]
+#: What a sampling generator's file may be called: ``generator_<label>.safetensors``.
+_MODULE_FILE = re.compile(r"generator_[a-z0-9][a-z0-9_-]{0,40}\.safetensors")
+
+
+@dataclass
+class LoadedCheckpoint:
+    """A checkpoint read back; unpacks as ``(generator, discriminator, training, state)``.
+
+    Attributes:
+        generator: G's ``state_dict`` tensors, on the CPU.
+        discriminator: D's ``state_dict`` tensors.
+        training: Optimizer moments, RNG states, fixed noise, loss window, callbacks' tensors.
+        state: ``state.json``.
+        modules: Extra module weights by file stem, e.g. ``{"generator_ema": {...}}``.
+    """
+
+    generator: dict[str, torch.Tensor]
+    discriminator: dict[str, torch.Tensor]
+    training: dict[str, torch.Tensor]
+    state: dict[str, Any]
+    modules: dict[str, dict[str, torch.Tensor]] = field(default_factory=dict)
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter((self.generator, self.discriminator, self.training, self.state))
+
+    def __getitem__(self, index: int) -> Any:
+        return (self.generator, self.discriminator, self.training, self.state)[index]
 #: What ``latest`` may name: a plain directory name, never a path or a hidden temporary.
 _SAFE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,200}")
 
@@ -132,7 +163,8 @@ def _module_tensors(module: torch.nn.Module) -> dict[str, torch.Tensor]:
 
 
 def save_checkpoint(run_dir: Path, name: str, *, generator: torch.nn.Module, discriminator: torch.nn.Module,
-                    training_tensors: dict[str, torch.Tensor], state: dict[str, Any], keep: int = 2) -> Path:
+                    training_tensors: dict[str, torch.Tensor], state: dict[str, Any], keep: int = 2,
+                    modules: dict[str, torch.nn.Module] | None = None) -> Path:
     """Write a checkpoint atomically and point ``latest`` at it.
 
     Args:
@@ -144,6 +176,8 @@ def save_checkpoint(run_dir: Path, name: str, *, generator: torch.nn.Module, dis
         state: JSON-serialisable counters and metadata.
         keep: Keep this many newest checkpoints; older ones are removed after
             the new one is in place.
+        modules: Extra modules saved as ``<key>.safetensors``; each key matches
+            ``generator_<label>`` (a sampling generator such as ``generator_ema``).
 
     Returns:
         The checkpoint directory. If ``latest`` already names ``name`` (a run
@@ -164,10 +198,14 @@ def save_checkpoint(run_dir: Path, name: str, *, generator: torch.nn.Module, dis
         tmp = Path(tempfile.mkdtemp(prefix=f".{name}.", suffix=".tmp", dir=root))
         try:
             digests = {}
-            for file, tensors in (("generator.safetensors", _module_tensors(generator)),
-                                  ("discriminator.safetensors", _module_tensors(discriminator)),
-                                  ("training.safetensors",
-                                   {k: v.detach().contiguous().cpu() for k, v in training_tensors.items()})):
+            files = [("generator.safetensors", _module_tensors(generator)),
+                     ("discriminator.safetensors", _module_tensors(discriminator)),
+                     ("training.safetensors", {k: v.detach().contiguous().cpu() for k, v in training_tensors.items()})]
+            for key, module in (modules or {}).items():
+                if not _MODULE_FILE.fullmatch(key + ".safetensors"):
+                    raise ValueError(f"extra checkpoint module {key!r} is not named generator_<label>")
+                files.append((key + ".safetensors", _module_tensors(module)))
+            for file, tensors in files:
                 data = save_safetensors(tensors)
                 digests[file] = hashlib.sha256(data).hexdigest()
                 _write_synced(tmp / file, data)
@@ -260,11 +298,12 @@ def checkpoint_names(run_dir: Path) -> list[str]:
     return sorted(p.name for p in root.iterdir() if p.is_dir() and p.name.startswith("step_"))
 
 
-def load_checkpoint(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor], dict[str, torch.Tensor], dict[str, Any]]:
+def load_checkpoint(path: Path) -> LoadedCheckpoint:
     """Read a checkpoint directory, verifying each tensor file's SHA-256.
 
     Returns:
-        ``(generator_state, discriminator_state, training_tensors, state)``, tensors on the CPU.
+        A :class:`LoadedCheckpoint`, which unpacks as ``(generator_state,
+        discriminator_state, training_tensors, state)``; tensors on the CPU.
 
     Raises:
         CheckpointError: a file is missing, truncated, corrupt, fails its
@@ -280,15 +319,17 @@ def load_checkpoint(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, torc
         raise CheckpointError(f"checkpoint {str(path)!r}: state.json is unreadable or corrupt ({exc})") from None
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise CheckpointError(f"{str(path)!r} is not a cganzoo checkpoint (state.json has no format {FORMAT!r})")
-    if state.get("version") != VERSION:
+    if state.get("version") not in READABLE_VERSIONS:
         raise CheckpointError(
-            f"checkpoint {str(path)!r} has format version {state.get('version')!r}; this cganzoo reads version {VERSION}"
+            f"checkpoint {str(path)!r} has format version {state.get('version')!r}; this cganzoo reads versions "
+            f"{', '.join(map(str, READABLE_VERSIONS))} (a checkpoint from a newer cganzoo? upgrade: pip install -U cganzoo)"
         )
     digests = state.get("sha256")
     if not isinstance(digests, dict):
         raise CheckpointError(f"checkpoint {str(path)!r}: state.json records no sha256 checksums")
     tensors = []
-    for file in _TENSOR_FILES:
+    extra = sorted(f for f in digests if isinstance(f, str) and _MODULE_FILE.fullmatch(f))
+    for file in (*_TENSOR_FILES, *extra):
         try:
             data = (path / file).read_bytes()
         except OSError as exc:
@@ -302,10 +343,11 @@ def load_checkpoint(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, torc
             tensors.append(load_safetensors(data))
         except (SafetensorError, ValueError) as exc:
             raise CheckpointError(f"checkpoint file {str(path / file)!r} is corrupt or truncated: {exc}") from None
-    return tensors[0], tensors[1], tensors[2], state
+    modules = {file.removesuffix(".safetensors"): t for file, t in zip(extra, tensors[3:])}
+    return LoadedCheckpoint(tensors[0], tensors[1], tensors[2], state, modules)
 
 
-def load_latest_checkpoint(run_dir: Path) -> tuple[Path, tuple[dict[str, torch.Tensor], dict[str, torch.Tensor], dict[str, torch.Tensor], dict[str, Any]]]:
+def load_latest_checkpoint(run_dir: Path) -> tuple[Path, LoadedCheckpoint]:
     """:func:`latest_checkpoint` then :func:`load_checkpoint`.
 
     Returns:

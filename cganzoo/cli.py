@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import sys
 from pathlib import Path
@@ -22,6 +23,7 @@ _RUN_FIELDS: dict[str, tuple[type, str]] = {
     "max_steps": (int, "stop after this many steps in total (smoke runs)"),
     "batch_size": (int, "images per step, over all ranks under --nproc/torchrun (default 64)"),
     "lr": (float, "learning rate of G and D (default 2e-4; initial rate with --optimizer sgd)"),
+    "d_steps_per_g_step": (int, "discriminator updates per generator update, n_dis (default 1; wgan-gp: 5)"),
     "b1": (float, "Adam beta1 (default 0.5)"),
     "b2": (float, "Adam beta2 (default 0.999)"),
     "latent_dim": (int, "width of z (default 100)"),
@@ -40,7 +42,21 @@ _RUN_FIELDS: dict[str, tuple[type, str]] = {
 #: ``cganzoo run`` flags for distributed runs (defined in :mod:`cganzoo.launch`) that are RunConfig fields.
 _DIST_FIELDS = ("sync_batchnorm", "dist_timeout_s")
 #: Metavars that the last word of the field name would get wrong.
-_METAVARS = {"eval_samples_per_class": "N", "latent_distribution": "NAME"}
+_METAVARS = {"eval_samples_per_class": "N", "latent_distribution": "NAME", "d_steps_per_g_step": "N"}
+#: Flags that set one player's optimizer setting: flag dest -> (config field, key, help).
+_PLAYER_FLAGS = {
+    "g_lr": ("generator_optimizer", "lr", "learning rate of G only, overriding --lr there (e.g. TTUR: --g-lr 1e-4 "
+                                          "--d-lr 4e-4)"),
+    "d_lr": ("discriminator_optimizer", "lr", "learning rate of D only, overriding --lr there"),
+}
+#: Flags that add a built-in callback: flag dest -> (callback, param or None for a bare switch, help).
+_CALLBACK_FLAGS = {
+    "ema_decay": ("ema", "decay", "sample and evaluate with an EMA of G's weights with this decay, e.g. 0.999 "
+                                  "(the `ema` callback)"),
+    "ema_start": ("ema", "start", "steps before the EMA starts averaging (it copies G until then; default 0)"),
+    "tensorboard": ("tensorboard", None, "write TensorBoard event files under RUN_DIR/tensorboard "
+                                         "(needs cganzoo[tensorboard]); watch with: tensorboard --logdir RUN_DIR"),
+}
 #: Flags that pick a component by name.
 _COMPONENT_FLAGS = {
     "dataset": "data set (default mnist)",
@@ -85,6 +101,15 @@ def build_parser() -> argparse.ArgumentParser:
     for name, (kind, help_text) in _RUN_FIELDS.items():
         run.add_argument(f"--{name.replace('_', '-')}", dest=name, type=kind,
                          metavar=_METAVARS.get(name, name.split("_")[-1].upper()), help=help_text)
+    group = run.add_argument_group("training options")
+    for name, (_, _, help_text) in _PLAYER_FLAGS.items():
+        group.add_argument(f"--{name.replace('_', '-')}", dest=name, type=float, metavar="LR", help=help_text)
+    group.add_argument("--ema-decay", dest="ema_decay", type=float, metavar="DECAY", help=_CALLBACK_FLAGS["ema_decay"][2])
+    group.add_argument("--ema-start", dest="ema_start", type=int, metavar="STEPS", help=_CALLBACK_FLAGS["ema_start"][2])
+    group.add_argument("--tensorboard", action="store_const", const=True, default=None,
+                       help=_CALLBACK_FLAGS["tensorboard"][2])
+    group.add_argument("--callbacks", metavar="NAMES", help="comma-separated registered callbacks to add "
+                       "(`cganzoo list callback`); options go in a --config file")
     _add_fast_path_flags(run)
     add_launch_arguments(run)
     run.set_defaults(run_parser=run)  # --nproc rebuilds the workers' command line from it
@@ -137,6 +162,19 @@ def _run(args: argparse.Namespace) -> int:
     for name in _COMPONENT_FLAGS:
         if getattr(args, name) is not None:
             overrides[name] = {"name": getattr(args, name)}
+    for name, (field, key, _) in _PLAYER_FLAGS.items():
+        if getattr(args, name) is not None:
+            overrides.setdefault(field, {})[key] = getattr(args, name)
+    callbacks: dict[str, dict[str, Any]] = {}
+    for name in filter(None, (part.strip() for part in (args.callbacks or "").split(","))):
+        callbacks.setdefault(name, {})
+    for name, (callback, param, _) in _CALLBACK_FLAGS.items():
+        if getattr(args, name) is not None:
+            params = callbacks.setdefault(callback, {})
+            if param is not None:
+                params[param] = getattr(args, name)
+    if callbacks:
+        overrides["callbacks"] = [{"name": name, "params": params} for name, params in callbacks.items()]
     if args.nproc is None:
         from cganzoo.launch import check_no_launch_flags
 
@@ -164,7 +202,8 @@ def _launch(args: argparse.Namespace, config: Any) -> int:
     from cganzoo import launch
     from cganzoo.distributed import check_multi_rank_config
     from cganzoo.fastpath import check_fast_path
-    from cganzoo.runner import default_run_dir, resolve_device, validate_components
+    from cganzoo.device import resolve_device
+    from cganzoo.training import default_run_dir, validate_components
 
     # What every rank would refuse, refused once here before any process starts.
     launch.check_launch_args(args, config.batch_size)
@@ -235,7 +274,8 @@ def _sample(args: argparse.Namespace) -> int:
         path = save_grid(images, args.output, nrow=args.n)
     except OSError as exc:
         raise OutputError(f"could not write {str(args.output)!r}: {exc.strerror or exc}") from None
-    print(f"wrote {path} ({images.shape[0]} images from step {model.step}, one row per label)")
+    weights = "" if model.weights == "G" else f", {model.weights}"
+    print(f"wrote {path} ({images.shape[0]} images from step {model.step}{weights}, one row per label)")
     return 0
 
 
@@ -358,7 +398,7 @@ def _bench(args: argparse.Namespace) -> int:
 def _eval(args: argparse.Namespace) -> int:
     from cganzoo.checkpoint import atomic_write_text
     from cganzoo.errors import ConfigError
-    from cganzoo.evaluation import evaluate_run
+    from cganzoo.api import evaluate_run
 
     if args.per_class < 1:
         raise ConfigError(f"--per-class must be at least 1, got {args.per_class}")
@@ -379,7 +419,8 @@ def _eval(args: argparse.Namespace) -> int:
 
         _, run_record = read_run_config(args.run_dir)
         names = run_record.get("dataset", {}).get("class_names")
-        print(f"{args.run_dir} (step {report.step})")
+        weights = report.protocol.get("generator", "G") if isinstance(report.protocol, dict) else "G"
+        print(f"{args.run_dir} (step {report.step}; generator: {weights})")
         print(report.format_table(names))
     return 0
 
@@ -393,9 +434,33 @@ def _print_table(header: Sequence[str], rows: list[Sequence[str]]) -> None:
 _COMMANDS = {"run": _run, "list": _list, "plugins": _plugins, "sample": _sample, "bench": _bench, "eval": _eval}
 
 
+class _StatusLines(logging.StreamHandler):
+    """Writes each record's message as one line to whatever ``sys.stdout`` is at that moment."""
+
+    @property  # type: ignore[override]
+    def stream(self):  # noqa: D102 - the current stdout, even if it was replaced after the handler was made
+        return sys.stdout
+
+    @stream.setter
+    def stream(self, value) -> None:
+        pass
+
+
+def _print_status_lines() -> None:
+    """Show the ``cganzoo`` logger's status lines on stdout, one line each, as the commands always printed them."""
+    logger = logging.getLogger("cganzoo")
+    if not any(isinstance(h, _StatusLines) for h in logger.handlers):
+        handler = _StatusLines()
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``cganzoo`` console script; returns the exit code."""
     args = build_parser().parse_args(argv)
+    _print_status_lines()
     try:
         return _COMMANDS[args.command](args)
     except TrainingInterrupted as exc:  # not an error: the run stopped cleanly and can be resumed

@@ -8,15 +8,19 @@ the installed plugins on first use.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
+
+import torch
 
 from cganzoo.interfaces import (
     AdversarialLoss,
+    Callback,
     Conditioner,
     ConditionalDiscriminator,
     ConditionalGenerator,
     DatasetInfo,
     LabelledImages,
+    ScheduledOptimizer,
 )
 from cganzoo.errors import IncompatibleError, PluginError
 from cganzoo.registry import Component, Registry
@@ -134,8 +138,54 @@ def create_discriminator(name: str, params: dict[str, Any] | None = None, *, con
     return ConditionalDiscriminator(conditioner, net)
 
 
+def create_optimizer(name: str, params: dict[str, Any] | None = None, *, parameters: Iterable[torch.Tensor],
+                     lr: float, betas: tuple[float, float], weight_decay: float = 0.0,
+                     fast_path: dict[str, Any] | None = None, registry: Registry | None = None) -> ScheduledOptimizer:
+    """Build one player's optimizer (see ``register_optimizers`` in :mod:`cganzoo.hookspecs`).
+
+    Returns:
+        A :class:`ScheduledOptimizer`; a constant optimizer gets a schedule that changes nothing.
+
+    Raises:
+        UnknownComponentError, ConfigError: unknown name or invalid params.
+        PluginError: the factory returned neither an optimizer nor a ScheduledOptimizer.
+    """
+    reg = get_registry(registry)
+    built = reg.create("optimizer", name, params, parameters=parameters, lr=lr, betas=tuple(betas),
+                       weight_decay=weight_decay, fast_path=dict(fast_path or {}))
+    if isinstance(built, torch.optim.Optimizer):
+        return ScheduledOptimizer(built, _constant)
+    if isinstance(built, ScheduledOptimizer) and isinstance(built.optimizer, torch.optim.Optimizer):
+        return built
+    raise PluginError(f"optimizer {name!r} (from plugin {reg.get('optimizer', name).plugin!r}) returned "
+                      f"{type(built).__name__}, not a torch.optim.Optimizer or cganzoo.ScheduledOptimizer")
+
+
+def _constant(optimizer: torch.optim.Optimizer, update: int) -> None:
+    return None
+
+
+def create_callback(name: str, params: dict[str, Any] | None = None, *, registry: Registry | None = None) -> Callback:
+    """Build a registered training callback; its ``state_key`` defaults to ``name``.
+
+    Raises:
+        UnknownComponentError, ConfigError: unknown name or invalid params.
+        PluginError: the factory returned no :class:`Callback`.
+    """
+    reg = get_registry(registry)
+    callback = reg.create("callback", name, params)
+    if not isinstance(callback, Callback):
+        raise PluginError(f"callback {name!r} (from plugin {reg.get('callback', name).plugin!r}) returned "
+                          f"{type(callback).__name__}, not a cganzoo.Callback subclass")
+    if not callback.state_key:
+        callback.state_key = name
+    return callback
+
+
 __all__ = [
     "IncompatibleError",
+    "create_callback",
+    "create_optimizer",
     "create_conditioner",
     "create_dataset",
     "create_discriminator",

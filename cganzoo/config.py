@@ -35,6 +35,43 @@ class ComponentSpec(BaseModel):
         return {"name": value} if isinstance(value, str) else value
 
 
+class PlayerOptimizer(BaseModel):
+    """One player's optimizer settings; every field left out is taken from the run-wide settings.
+
+    ``generator_optimizer: {lr: 1e-4}`` and ``discriminator_optimizer: {lr: 4e-4}``
+    give the two-timescale update rule (TTUR, Heusel et al. 2017, Sec. 3).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+    name: str | None = Field(None, min_length=1, description="Registered optimizer (`cganzoo list optimizer`); "
+                             "default: the run's `optimizer`.")
+    lr: float | None = Field(None, gt=0, le=1.0, description="Learning rate; default: the run's `lr`.")
+    betas: tuple[float, float] | None = Field(None, description="(b1, b2); default: the run's (b1, b2).")
+    weight_decay: float = Field(0.0, ge=0, le=1.0, description="L2 weight decay (default 0, as the reference).")
+    params: dict[str, Any] | None = Field(None, description="The optimizer's own options; default: the run's "
+                                          "`optimizer.params` when the name is the same.")
+
+    @field_validator("betas")
+    @classmethod
+    def _check_betas(cls, value: tuple[float, float] | None) -> tuple[float, float] | None:
+        if value is not None and not all(0 <= b < 1 for b in value):
+            raise ValueError("betas must both lie in [0, 1)")
+        return value
+
+
+class ResolvedOptimizer(BaseModel):
+    """A player's optimizer with every setting filled in (what the runner builds)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    lr: float
+    betas: tuple[float, float]
+    weight_decay: float
+    params: dict[str, Any]
+
+
 class RunConfig(BaseModel):
     """Everything that defines a training run. Defaults equal the reference MLP CGAN.
 
@@ -64,8 +101,17 @@ class RunConfig(BaseModel):
     b1: float = Field(0.5, ge=0, lt=1, description="Adam beta1.")
     b2: float = Field(0.999, ge=0, lt=1, description="Adam beta2.")
     optimizer: ComponentSpec = Field(ComponentSpec(name="adam"),
-                                     description="'adam' (lr, b1, b2; the reference's) or 'sgd' (momentum and the "
-                                                 "CGAN paper's decay, see cganzoo.optim).")
+                                     description="Optimizer of both players (`cganzoo list optimizer`): 'adam' (lr, "
+                                                 "b1, b2; the reference's) or 'sgd' (momentum and the CGAN paper's "
+                                                 "decay); generator_optimizer / discriminator_optimizer override it.")
+    generator_optimizer: PlayerOptimizer | None = Field(
+        None, description="G's optimizer settings where they differ from the run-wide ones (name, lr, betas, "
+                          "weight_decay, params).")
+    discriminator_optimizer: PlayerOptimizer | None = Field(
+        None, description="D's optimizer settings where they differ from the run-wide ones.")
+    d_steps_per_g_step: int = Field(1, ge=1, le=100, description="Discriminator updates per generator update "
+                                    "(n_dis / n_critic; 1 in the reference, 5 in WGAN-GP). Each D update takes "
+                                    "its own real batch, so a step consumes this many batches.")
     latent_dim: int = Field(100, ge=1, le=100_000, description="Width of the latent z.")
     latent_distribution: Literal["normal", "uniform"] = Field(
         "normal", description="Prior of z: 'normal' N(0, 1) (the reference's) or 'uniform' U[0, 1) (the CGAN paper's).")
@@ -94,6 +140,9 @@ class RunConfig(BaseModel):
     keep_checkpoints: int = Field(2, ge=1, description="How many most recent checkpoints to keep.")
     eval_interval: int | None = Field(None, ge=1, description="Evaluate every this many steps (and at the end); "
                                       "results go to metrics.jsonl. None: only if eval_at_end.")
+    callbacks: list[ComponentSpec] = Field(
+        default_factory=list, description="Training callbacks (`cganzoo list callback`), run before the built-in "
+                                          "ones in this order, e.g. [{name: ema, params: {decay: 0.999}}].")
     eval_at_end: bool = Field(False, description="Evaluate once when training ends (see `cganzoo eval`).")
     eval_samples_per_class: int = Field(1000, ge=1, description="Generated images per class for each evaluation "
                                         "(1000: the Parzen protocol's 10,000 for MNIST).")
@@ -119,6 +168,16 @@ class RunConfig(BaseModel):
         """The conditioner of one side: ``"generator"`` or ``"discriminator"``."""
         side = self.generator_conditioner if role == "generator" else self.discriminator_conditioner
         return side or self.conditioner
+
+    def optimizer_for(self, role: str) -> ResolvedOptimizer:
+        """The optimizer of one player, ``"generator"`` or ``"discriminator"``, with run-wide defaults filled in."""
+        own = self.generator_optimizer if role == "generator" else self.discriminator_optimizer
+        own = own or PlayerOptimizer()
+        name = own.name or self.optimizer.name
+        params = own.params if own.params is not None else (self.optimizer.params if name == self.optimizer.name else {})
+        return ResolvedOptimizer(name=name, lr=own.lr if own.lr is not None else self.lr,
+                                 betas=own.betas if own.betas is not None else (self.b1, self.b2),
+                                 weight_decay=own.weight_decay, params=dict(params))
 
     def to_json_dict(self) -> dict[str, Any]:
         """The config as plain JSON types."""
@@ -176,6 +235,12 @@ def merge_config(*layers: dict[str, Any]) -> dict[str, Any]:
     for layer in layers:
         for key, value in layer.items():
             old = merged.get(key)
+            if key == "callbacks" and isinstance(old, list) and isinstance(value, list):
+                merged[key] = _merge_callbacks(old, value)
+                continue
+            if key in _PLAYER_FIELDS and isinstance(old, dict) and isinstance(value, dict):
+                merged[key] = {**old, **value}
+                continue
             if key in _COMPONENT_FIELDS and old is not None:
                 old_spec = _as_spec_dict(old)
                 new_spec = _as_spec_dict(value)
@@ -189,6 +254,23 @@ def merge_config(*layers: dict[str, Any]) -> dict[str, Any]:
 
 _COMPONENT_FIELDS = ("dataset", "conditioner", "generator_conditioner", "discriminator_conditioner",
                      "generator", "discriminator", "loss", "optimizer")
+
+
+_PLAYER_FIELDS = ("generator_optimizer", "discriminator_optimizer")
+
+
+def _merge_callbacks(old: list[Any], new: list[Any]) -> list[Any]:
+    """A later layer's callback of a name already present merges its params; new names are appended."""
+    merged = [_as_spec_dict(item) or item for item in old]
+    for item in new:
+        spec = _as_spec_dict(item)
+        at = next((i for i, m in enumerate(merged) if isinstance(m, dict) and spec is not None
+                   and m.get("name") == spec.get("name")), None)
+        if at is None or spec is None:
+            merged.append(spec or item)
+        else:
+            merged[at] = {"name": spec["name"], "params": {**merged[at].get("params", {}), **spec.get("params", {})}}
+    return merged
 
 
 def _as_spec_dict(value: Any) -> dict[str, Any] | None:

@@ -161,7 +161,8 @@ class DistContext:
         return slice(self.rank * per_rank, (self.rank + 1) * per_rank)
 
     def epoch_batches(self, images: torch.Tensor, labels: torch.Tensor, batch_size: int, seed: int, *,
-                      drop_last: bool = True, device: torch.device | str = "cpu", min_batch: int = 1) -> EpochBatches:
+                      drop_last: bool = True, device: torch.device | str = "cpu", min_batch: int = 1,
+                      batches_per_step: int = 1) -> EpochBatches:
         """The batches this rank trains on: its shard of every global batch.
 
         Args:
@@ -173,6 +174,8 @@ class DistContext:
             device: Where batches live.
             min_batch: Smallest last batch kept with one rank (see :class:`EpochBatches`);
                 several ranks always drop the last incomplete batch.
+            batches_per_step: Batches per training step (one per D update); each
+                rank takes its shard of each of them.
 
         Returns:
             An :class:`EpochBatches` (one rank) or :class:`ShardedEpochBatches`;
@@ -180,9 +183,9 @@ class DistContext:
         """
         if not self.enabled:
             return EpochBatches(images, labels, batch_size, seed, drop_last=drop_last, device=device,
-                                min_batch=min_batch)
+                                min_batch=min_batch, batches_per_step=batches_per_step)
         return ShardedEpochBatches(images, labels, batch_size, seed, rank=self.rank, world_size=self.world_size,
-                                   drop_last=drop_last, device=device)
+                                   drop_last=drop_last, device=device, batches_per_step=batches_per_step)
 
     def seed_step(self, seed: int, step: int) -> None:
         """Reseed torch's global generator for ``step`` on this rank (see :func:`rank_step_seed`).
@@ -312,10 +315,11 @@ class ShardedEpochBatches(EpochBatches):
 
     def __init__(self, images: torch.Tensor, labels: torch.Tensor, batch_size: int, seed: int, *, rank: int,
                  world_size: int, drop_last: bool = True, device: torch.device | str = "cpu",
-                 dtype: torch.dtype = torch.float32) -> None:
+                 dtype: torch.dtype = torch.float32, batches_per_step: int = 1) -> None:
         if batch_size % world_size or not drop_last:
             raise ValueError(f"global batch {batch_size} must split evenly over {world_size} ranks, with drop_last")
-        super().__init__(images, labels, batch_size, seed, drop_last=drop_last, device=device, dtype=dtype)
+        super().__init__(images, labels, batch_size, seed, drop_last=drop_last, device=device, dtype=dtype,
+                         batches_per_step=batches_per_step)
         self.rank, self.world_size = rank, world_size
 
     def batch_slice(self, i: int) -> slice:

@@ -1,6 +1,6 @@
 """The training step's fast path: Adam kernels, bf16 autocast, torch.compile, CUDA graphs.
 
-Always on, in :class:`cganzoo.runner.Trainer` (none of it changes what is computed):
+Always on, in :mod:`cganzoo.training` (none of it changes what is computed):
 
 * the data set lives on the training device as one uint8 tensor; a batch is a
   gather plus one scale to ``[-1, 1]`` (:class:`cganzoo.data.EpochBatches`);
@@ -39,16 +39,13 @@ import dataclasses
 import functools
 import os
 import shutil
-from typing import TYPE_CHECKING, Any, Callable
+from typing import Any, Callable
 
 import torch
 from torch.utils._pytree import tree_map
 
 from cganzoo.config import RunConfig
 from cganzoo.errors import ConfigError
-
-if TYPE_CHECKING:
-    from cganzoo.runner import Trainer
 
 #: ``RunConfig.amp`` -> autocast dtype.
 AMP_DTYPES: dict[str, torch.dtype] = {"bf16": torch.bfloat16}
@@ -114,21 +111,27 @@ def adam_options(config: RunConfig, device: torch.device) -> dict[str, Any]:
     return options
 
 
-def install_fast_path(trainer: Trainer) -> None:
-    """Apply the opt-in options of ``trainer.config`` to a built trainer.
+def fast_modules(config: RunConfig, device: torch.device, generator: torch.nn.Module,
+                 discriminator: torch.nn.Module) -> None:
+    """Apply ``amp`` and ``compile`` to G and D in place (names, ``state_dict`` and checkpoints unchanged).
 
-    Call it last in ``Trainer.__init__`` (after a checkpoint is loaded): the
-    CUDA graph must capture the final optimizer state tensors.
+    Call it once the training state is final (after a checkpoint is loaded, after
+    callbacks such as the EMA copied G): a copy made later would share the wrapper.
     """
-    config, device = trainer.config, trainer.device
     if config.amp != "off":
-        for module in (trainer.generator, trainer.discriminator):
+        for module in (generator, discriminator):
             autocast_forward(module, device.type, AMP_DTYPES[config.amp])
     if config.compile:
-        trainer.generator.compile()
-        trainer.discriminator.compile()
+        generator.compile()
+        discriminator.compile()
+
+
+def fast_step(config: RunConfig, device: torch.device, step: StepFn,
+              generators: tuple[torch.Generator, ...] = ()) -> StepFn:
+    """The training step as the run calls it: ``step`` itself, or captured as one CUDA graph (``cuda_graphs``)."""
     if config.cuda_graphs:
-        trainer.train_step = CudaGraphStep(trainer.train_step, device, generators=(trainer.noise_gen,))
+        return CudaGraphStep(step, device, generators=generators)
+    return step
 
 
 def autocast_forward(module: torch.nn.Module, device_type: str, dtype: torch.dtype) -> None:
@@ -178,7 +181,7 @@ class CudaGraphStep:
     tensors and replays. Batches of another shape (a last incomplete batch)
     run eagerly.
 
-    Requirements, which :func:`install_fast_path` and :func:`adam_options`
+    Requirements, which :func:`fast_step` and :func:`adam_options`
     meet: Adam with ``capturable=True``; every random generator used inside
     the step registered with the graph (the default CUDA generator, used by
     dropout, is registered automatically); autocast without its weight cache.

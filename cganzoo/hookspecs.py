@@ -139,10 +139,14 @@ def register_losses(register):  # pragma: no cover - specification only
     optimizer; the runner owns every ``backward()`` and ``step()``.
 
     A loss with a penalty on the discriminator (WGAN-GP) also implements
-    ``discriminator_penalty(critic, real, fake, generator) -> scalar``, where
+    ``discriminator_penalty(critic, real, fake, noise) -> scalar``, where
     ``critic(x)`` gives D's logits ``(B,)`` for images ``x`` (the condition
-    bound to the real batch's labels); set ``per_sample_discriminator = True``
-    if the penalty is invalid with BatchNorm in D (checked before training).
+    bound to the real batch's labels) and ``noise`` is a
+    :class:`cganzoo.BatchNoise`: draw every random number from it
+    (``noise.rand(B, 1, 1, 1)``), never from torch's global generator, so the
+    draws do not depend on the number of processes; set
+    ``per_sample_discriminator = True`` if the penalty is invalid with
+    BatchNorm in D (checked before training).
     """
 
 
@@ -195,4 +199,69 @@ def register_models(register):  # pragma: no cover - specification only
                                 "discriminator": {"name": "mlp"},
                                 "conditioner": {"name": "embedding"},
                                 "loss": {"name": "bce"}})
+    """
+
+
+@hookspec
+def register_optimizers(register):  # pragma: no cover - specification only
+    """Register optimizers: what steps G's and D's parameters.
+
+    Call ``register(name, factory, params=ParamsModel, description="...")``.
+    The runner builds one optimizer per player (``generator_optimizer`` and
+    ``discriminator_optimizer`` in the run config; ``--lr``, ``--b1`` and
+    ``--b2`` set both). ``factory(parameters, lr, betas, weight_decay, fast_path,
+    **params)`` receives:
+
+    * ``parameters``: the player's parameters (an iterable of tensors);
+    * ``lr`` (float), ``betas`` (``(b1, b2)``), ``weight_decay`` (float): the
+      player's settings, resolved from the run config;
+    * ``fast_path``: keyword options the fast path asks of Adam-like kernels
+      (``{"foreach": True}``, ``{"fused": True}``, ``capturable``); ignore it
+      if your optimizer has no such options;
+
+    and returns a ``torch.optim.Optimizer``, or a
+    :class:`cganzoo.interfaces.ScheduledOptimizer` when its hyper-parameters
+    follow a schedule (a pure function of the update count, so a resumed run
+    restores it exactly). The runner calls ``zero_grad``, ``step`` and the
+    schedule; the optimizer's ``state_dict`` is checkpointed.
+
+    Example::
+
+        class RMSpropParams(BaseModel):
+            model_config = ConfigDict(extra="forbid")
+            alpha: float = Field(0.99, gt=0, lt=1)
+
+        def make_rmsprop(parameters, lr, betas, weight_decay, fast_path, alpha):
+            return torch.optim.RMSprop(parameters, lr=lr, alpha=alpha, weight_decay=weight_decay)
+
+        @hookimpl
+        def register_optimizers(register):
+            register("rmsprop", make_rmsprop, params=RMSpropParams, description="RMSprop (WGAN, Arjovsky 2017)")
+    """
+
+
+@hookspec
+def register_callbacks(register):  # pragma: no cover - specification only
+    """Register training callbacks: objects the training loop calls at fixed points.
+
+    Call ``register(name, factory, params=ParamsModel, description="...")``.
+    ``factory(**params)`` returns a :class:`cganzoo.interfaces.Callback`
+    (subclass it and override the hooks you need: ``on_fit_start``,
+    ``on_step_end``, ``on_log``, ``on_samples``, ``on_checkpoint``,
+    ``on_evaluation``, ``on_fit_end``; ``state_dict`` / ``load_state_dict`` if it
+    has state that a resumed run must get back). A run uses the callbacks its
+    config names (``callbacks: [{name: ..., params: {...}}]``) before the
+    built-in ones (metrics log, progress bar, sample grids, checkpoints,
+    evaluation), in the order given. A callback observes training; it never
+    calls ``backward()`` or an optimizer's ``step()``.
+
+    Example::
+
+        class PrintLosses(Callback):
+            def on_log(self, trainer, record):
+                print(record["step"], record["d_loss"], record["g_loss"])
+
+        @hookimpl
+        def register_callbacks(register):
+            register("print-losses", PrintLosses, description="print each logged record")
     """

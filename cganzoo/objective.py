@@ -21,6 +21,7 @@ from typing import Callable
 import torch
 
 from cganzoo.interfaces import AdversarialLoss, ConditionalDiscriminator
+from cganzoo.noise import BatchNoise
 
 
 class Objective:
@@ -32,13 +33,13 @@ class Objective:
             auxiliary terms; the discriminator actually called is passed to
             each method, so a wrapped one (DDP, ``torch.compile``) is used for
             the forward passes.
-        noise: Generator of the randomness a penalty needs (WGAN-GP's
-            interpolation weights), on the training device; checkpointed by
-            the runner with its other noise.
+        noise: The randomness a penalty needs (WGAN-GP's interpolation
+            weights): a :class:`cganzoo.noise.BatchNoise` over the run's noise
+            generator, so the draws do not depend on the number of processes.
     """
 
     def __init__(self, loss: AdversarialLoss, discriminator: ConditionalDiscriminator,
-                 noise: torch.Generator | None = None) -> None:
+                 noise: BatchNoise | None = None) -> None:
         self.loss = loss
         self.conditioner = discriminator.conditioner
         self.noise = noise

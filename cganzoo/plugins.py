@@ -34,6 +34,8 @@ HOOK_KINDS: dict[str, str | None] = {
     "register_networks": None,
     "register_losses": "loss",
     "register_metrics": "metric",
+    "register_optimizers": "optimizer",
+    "register_callbacks": "callback",
 }
 
 
@@ -155,3 +157,17 @@ def hooks_by_plugin(pm: pluggy.PluginManager) -> dict[str, list[str]]:
         name = pm.get_name(plugin) or repr(plugin)
         result[name] = sorted(hc.name for hc in pm.get_hookcallers(plugin) or [])
     return result
+
+
+def plugin_distributions() -> dict[str, dict[str, str | None]]:
+    """Entry-point name -> ``{"distribution", "version"}`` of the installed package that provides it.
+
+    What ``config.json`` records for each component of a run, so a run says
+    which plugin versions made it.
+    """
+    found: dict[str, dict[str, str | None]] = {}
+    for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
+        dist = getattr(ep, "dist", None)
+        found.setdefault(ep.name, {"distribution": dist.metadata["Name"] if dist is not None else None,
+                                   "version": dist.version if dist is not None else None})
+    return found

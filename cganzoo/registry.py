@@ -26,6 +26,8 @@ KINDS: tuple[str, ...] = (
     "discriminator",
     "loss",
     "metric",
+    "optimizer",
+    "callback",
 )
 
 

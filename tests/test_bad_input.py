@@ -21,7 +21,7 @@ from cganzoo import DatasetInfo, LabelledImages, hookimpl, plugins
 from cganzoo.cli import main
 from cganzoo.config import RunConfig
 from cganzoo.errors import ConfigError, DataError, LabelError, PluginError
-from cganzoo.runner import Trainer
+from cganzoo.training import Trainer
 from conftest import TOY_ENTRY_POINT, add_entry_points
 
 
@@ -303,7 +303,7 @@ def test_malformed_config_files_through_the_cli_are_one_line(tmp_path_factory, t
     else:
         path.write_text("[" * value + "]" * value)
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr("cganzoo.runner.create_dataset", _stop_before_data)
+        patch.setattr("cganzoo.training.trainer.create_dataset", _stop_before_data)
         code, err = _run_cli(["run", "--config", str(path), "--out", str(directory / "run"), "--device", "cpu",
                               "--no-progress"])
         _assert_one_line_or_valid(code, err)
@@ -326,7 +326,7 @@ def test_config_files_found_to_escape_as_tracebacks(tmp_path, toy_plugin, text, 
     path = tmp_path / "bad.yaml"
     path.write_text(text)
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr("cganzoo.runner.create_dataset", _stop_before_data)
+        patch.setattr("cganzoo.training.trainer.create_dataset", _stop_before_data)
         code, err = _run_cli(["run", "--config", str(path), "--out", str(tmp_path / "run"), "--no-progress"])
     assert code == 2 and message in err and len(err.strip().splitlines()) == 1, err
 

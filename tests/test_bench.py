@@ -17,7 +17,7 @@ from cganzoo.bench.reference import ReferencePipeline
 from cganzoo.bench.report import console_table, write_results
 from cganzoo.cli import main
 from cganzoo.components import create_dataset
-from cganzoo.runner import Trainer
+from cganzoo.training import Trainer
 
 sys.path.insert(0, str(Path(__file__).parent / "evaluation"))
 from judges import toy_data, toy_judge_dir  # noqa: E402,F401  (fixtures: a judge for the toy data set)

@@ -100,7 +100,7 @@ def test_an_empty_config_file_is_refused_rather_than_training_the_defaults(tmp_p
 
 
 def test_mlp_widths_must_be_positive():
-    from cganzoo.runner import validate_components  # what `cganzoo run` checks before touching data
+    from cganzoo.training import validate_components  # what `cganzoo run` checks before touching data
 
     for widths in ([-3], [64, 0]):
         config = cganzoo.resolve_config("mlp-cgan", overrides={"generator": {"name": "mlp", "params": {"hidden": widths}}})

@@ -23,9 +23,10 @@ from cganzoo import (
     model_preset,
 )
 from cganzoo.compatibility import check_combination
+from cganzoo.noise import BatchNoise
 from cganzoo.config import validate_config
 from cganzoo.plugins import load_plugins
-from cganzoo.runner import build_models
+from cganzoo.training import build_models
 
 REGISTRY = load_plugins().registry
 MNIST = DatasetInfo("mnist", 10, ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"),
@@ -149,7 +150,7 @@ def test_a_penalty_is_a_nonnegative_scalar_with_a_graph_to_the_critic(name):
     penalty = create_loss(name, registry=REGISTRY).discriminator_penalty
     critic = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(16, 1))
     real, fake = torch.randn(5, 1, 4, 4), torch.randn(5, 1, 4, 4)
-    value = penalty(lambda x: critic(x).squeeze(-1), real, fake, torch.Generator().manual_seed(0))
+    value = penalty(lambda x: critic(x).squeeze(-1), real, fake, BatchNoise(torch.Generator().manual_seed(0)))
     assert value.shape == () and value >= 0
     value.backward()
     assert critic[1].weight.grad is not None and critic[1].weight.grad.abs().sum() > 0

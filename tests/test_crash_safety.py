@@ -24,10 +24,10 @@ import torch
 
 import cganzoo
 from cganzoo import checkpoint as ckpt
-from cganzoo import runner
+from cganzoo.training import checkpointing, metrics_log, run_dir as run_dirs
 from cganzoo.cli import main
 from cganzoo.errors import CheckpointError, ConfigError, OutputError, TrainingDivergedError, TrainingInterrupted
-from cganzoo.runner import Trainer
+from cganzoo.training import Trainer
 
 TESTS = Path(__file__).resolve().parent
 CHILD_ENV = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
@@ -335,8 +335,8 @@ def test_an_infinite_loss_is_named_with_its_component_and_step(tmp_path, registr
 
 
 def _poison_discriminator_moment(trainer, d, g):
-    second = [p for group in trainer.opt_d.param_groups for p in group["params"]][1]
-    trainer.opt_d.state[second]["exp_avg_sq"].fill_(float("inf"))
+    second = [p for group in trainer.state.optimizers.discriminator.optimizer.param_groups for p in group["params"]][1]
+    trainer.state.optimizers.discriminator.optimizer.state[second]["exp_avg_sq"].fill_(float("inf"))
     return d, g
 
 
@@ -350,15 +350,15 @@ def test_poisoned_weights_never_overwrite_the_last_good_checkpoint(tmp_path, reg
     _patch_step(monkeypatch, 10, poison)
     trainer = Trainer(toy_config(tmp_path), tmp_path / "run", registry=registry, progress=False, log=quiet)
     checkpoints = tmp_path / "run" / "checkpoints"
-    original_save = Trainer.save_checkpoint
+    original_save = checkpointing.save
     saved = {}
 
-    def save_checkpoint(self):
-        if self.step == 10:
+    def save_checkpoint(trainer):
+        if trainer.step == 10:
             saved["before"] = files_of(checkpoints)
-        return original_save(self)
+        return original_save(trainer)
 
-    monkeypatch.setattr(Trainer, "save_checkpoint", save_checkpoint)
+    monkeypatch.setattr(checkpointing, "save", save_checkpoint)
     with pytest.raises(TrainingDivergedError, match="^" + re.escape(message + " (its losses were still finite)")):
         trainer.run()
     assert files_of(checkpoints) == saved["before"]
@@ -390,7 +390,7 @@ def test_too_little_free_space_is_an_error_before_training(tmp_path, registry, m
     def nearly_full(path):
         return real(path)._replace(free=3 << 20)
 
-    monkeypatch.setattr(runner.shutil, "disk_usage", nearly_full)
+    monkeypatch.setattr(run_dirs.shutil, "disk_usage", nearly_full)
     with pytest.raises(OutputError, match=r"not enough free disk space for .*: 3.0 MiB free, the checkpoints need "
                                           r"about \d+\.\d MiB \(\d+\.\d MiB each, keep_checkpoints=2 plus the one "
                                           r"being written\); free some space or choose another --out"):
@@ -428,7 +428,7 @@ def test_a_full_disk_while_logging_or_sampling_is_one_clear_error(tmp_path, regi
                 _enospc()
             return real_open(path, *args, **kwargs)
 
-        monkeypatch.setattr(runner, "open", full_open, raising=False)
+        monkeypatch.setattr(metrics_log, "open", full_open, raising=False)
         config, name = toy_config(tmp_path, log_interval=6), "metrics.jsonl"
     else:
         monkeypatch.setattr("cganzoo.sampling.atomic_write_bytes", _enospc)
@@ -466,7 +466,7 @@ def test_a_read_only_directory_is_an_error_before_training(tmp_path, registry):
 
 
 def test_cli_reports_a_full_disk_before_training_in_one_line(tmp_path, toy_plugin, monkeypatch, capsys):
-    monkeypatch.setattr(runner.shutil, "disk_usage", lambda path: shutil._ntuple_diskusage(10, 10, 0))
+    monkeypatch.setattr(run_dirs.shutil, "disk_usage", lambda path: shutil._ntuple_diskusage(10, 10, 0))
     code = main(["run", "toy-gan", "--out", str(tmp_path / "run"), "--device", "cpu", "--no-progress"])
     err = capsys.readouterr().err
     assert code == 1 and len(err.strip().splitlines()) == 1

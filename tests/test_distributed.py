@@ -32,7 +32,7 @@ from cganzoo.data.batches import EpochBatches
 from cganzoo.distributed import DistContext, ShardedEpochBatches, rank_step_seed
 from cganzoo.errors import ConfigError
 from cganzoo.launch import torchrun_argv, worker_argv
-from cganzoo.runner import Trainer
+from cganzoo.training import Trainer
 
 TESTS = Path(__file__).parent
 

@@ -18,7 +18,7 @@ import cganzoo
 from cganzoo.errors import ConfigError, OptionalDependencyError
 from cganzoo.fastpath import adam_options, resolved_adam_impl
 from cganzoo.plugins import load_plugins
-from cganzoo.runner import Trainer
+from cganzoo.training import Trainer
 
 STEPS = 6
 #: Largest |loss difference| accepted between bf16 autocast and fp32 over the first STEPS steps. bf16 keeps
@@ -54,8 +54,8 @@ def plain_loop(trainer: Trainer, steps: int, autocast: torch.dtype | None = None
     batches = trainer.batches.epoch(0)
     for _ in range(steps):
         real, labels = next(batches)
-        z = torch.randn(real.shape[0], cfg.latent_dim, generator=trainer.noise_gen)
-        gen_labels = torch.randint(0, trainer.info.num_classes, (real.shape[0],), generator=trainer.noise_gen)
+        z = torch.randn(real.shape[0], cfg.latent_dim, generator=trainer.state.noise)
+        gen_labels = torch.randint(0, trainer.info.num_classes, (real.shape[0],), generator=trainer.state.noise)
         opt_g.zero_grad()
         with amp():
             gen_imgs = G(z, gen_labels)
@@ -86,7 +86,7 @@ def same_state(a: torch.nn.Module, b: torch.nn.Module) -> bool:
 def test_default_fast_path_is_bit_identical_to_the_plain_loop_on_cpu(tmp_path, registry):
     fast = make_trainer(tmp_path, registry, "fast")
     assert resolved_adam_impl(fast.config, fast.device) == "foreach"
-    assert fast.opt_g.defaults["foreach"] is True
+    assert fast.state.optimizers.generator.optimizer.defaults["foreach"] is True
     plain = make_trainer(tmp_path, registry, "plain")
     torch.manual_seed(5)  # dropout draws from the global generator
     expected = plain_loop(plain, STEPS)
@@ -108,7 +108,7 @@ def test_bf16_fast_path_is_the_plain_autocast_loop_and_close_to_fp32(tmp_path, r
     assert same_state(fast.generator, plain.generator)
     # Master weights, gradients and optimizer state stay fp32; so do the networks' outputs.
     assert all(p.dtype == torch.float32 for p in fast.generator.parameters())
-    assert all(s["exp_avg"].dtype == torch.float32 for s in fast.opt_g.state.values())
+    assert all(s["exp_avg"].dtype == torch.float32 for s in fast.state.optimizers.generator.optimizer.state.values())
     z = torch.randn(4, fast.config.latent_dim)
     assert fast.generator(z, torch.arange(4)).dtype == torch.float32
 
@@ -128,7 +128,7 @@ def test_fused_adam_on_cpu_stays_close_to_the_default(tmp_path, registry):
     # The fused CPU kernel rounds differently (about one ulp per update); Adam's normalisation by
     # sqrt(v) amplifies that where v is tiny, so parameters are compared in units of one Adam step.
     fast = make_trainer(tmp_path, registry, "fast", adam_impl="fused")
-    assert fast.opt_g.defaults["fused"] is True
+    assert fast.state.optimizers.generator.optimizer.defaults["fused"] is True
     plain = make_trainer(tmp_path, registry, "plain")
     torch.manual_seed(5)
     expected = plain_loop(plain, STEPS)

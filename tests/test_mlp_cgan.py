@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 from cganzoo import DatasetInfo, create_conditioner, create_discriminator, create_generator
-from cganzoo.runner import build_models
+from cganzoo.training import build_models
 import cganzoo
 
 MNIST = DatasetInfo("mnist", 10, tuple(str(i) for i in range(10)), (1, 28, 28))

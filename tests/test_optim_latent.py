@@ -9,10 +9,10 @@ import pytest
 import torch
 
 import cganzoo
-from cganzoo.errors import ConfigError
+from cganzoo.errors import ConfigError, UnknownComponentError
 from cganzoo.latent import sample_latent
-from cganzoo.optim import SGDParams, create_optimizers, sgd_schedule, validate_optimizer
-from cganzoo.runner import Trainer
+from cganzoo.training import Trainer, build_optimizers
+from cganzoo_training.optimizers import SGDParams, sgd_schedule
 from cganzoo.sampling import class_grid_inputs
 
 
@@ -40,11 +40,12 @@ def test_normal_latent_draws_the_same_numbers_as_before():
 def test_default_optimizer_is_adam_from_lr_and_betas(tmp_path, registry):
     trainer = Trainer(toy_config(tmp_path, lr=3e-4, b1=0.4), tmp_path / "run", registry=registry, progress=False,
                       log=quiet)
-    assert type(trainer.opt_g) is torch.optim.Adam and type(trainer.opt_d) is torch.optim.Adam
-    group = trainer.opt_g.param_groups[0]
+    opt_g, opt_d = trainer.state.optimizers.generator, trainer.state.optimizers.discriminator
+    assert type(opt_g.optimizer) is torch.optim.Adam and type(opt_d.optimizer) is torch.optim.Adam
+    group = opt_g.optimizer.param_groups[0]
     assert group["lr"] == 3e-4 and group["betas"] == (0.4, 0.999)
-    trainer.optimizers.before_step(1000)
-    assert trainer.opt_d.param_groups[0]["lr"] == 3e-4  # constant
+    opt_d.schedule(opt_d.optimizer, 1000)
+    assert opt_d.optimizer.param_groups[0]["lr"] == 3e-4  # constant
 
 
 def test_sgd_schedule_follows_the_paper():
@@ -63,12 +64,12 @@ def test_sgd_optimizers_are_scheduled_every_step_and_resume_exactly(tmp_path, re
     straight = cganzoo.train(toy_config(tmp_path, "straight", **sgd), progress=False, log=quiet, registry=registry)
     trainer = Trainer(toy_config(tmp_path, "probe", **sgd), tmp_path / "probe", registry=registry, progress=False,
                       log=quiet)
-    assert type(trainer.opt_g) is torch.optim.SGD
+    assert type(trainer.state.optimizers.generator.optimizer) is torch.optim.SGD
     batches = trainer.batches.epoch(0)
     for _ in range(3):
         trainer.train_step(*next(batches))
-        trainer.step += 1
-    group = trainer.opt_d.param_groups[0]
+        trainer.state.step += 1
+    group = trainer.state.optimizers.discriminator.optimizer.param_groups[0]
     assert group["lr"] == pytest.approx(0.05 / 1.00004 ** 2) and group["momentum"] == pytest.approx(0.5 + 0.2 * 2 / 10)
 
     split = cganzoo.train(toy_config(tmp_path, "split", max_steps=4, **sgd), progress=False, log=quiet,
@@ -83,20 +84,40 @@ def test_sgd_optimizers_are_scheduled_every_step_and_resume_exactly(tmp_path, re
 
 
 def test_unknown_or_invalid_optimizer_is_a_config_error(tmp_path, registry):
-    with pytest.raises(ConfigError, match="unknown optimizer 'rmsprop'; choose one of: adam, sgd"):
-        validate_optimizer("rmsprop", {})
+    with pytest.raises(UnknownComponentError, match="unknown optimizer 'rmsprop'; choose one of: adam, sgd"):
+        registry.validate_params("optimizer", "rmsprop", {})
     with pytest.raises(ConfigError, match="optimizer 'sgd': lr_decay"):
-        validate_optimizer("sgd", {"lr_decay": 0.5})
+        registry.validate_params("optimizer", "sgd", {"lr_decay": 0.5})
     with pytest.raises(ConfigError, match="optimizer 'adam': beta"):
-        validate_optimizer("adam", {"beta": 0.5})
-    with pytest.raises(ConfigError, match="unknown optimizer"):
+        registry.validate_params("optimizer", "adam", {"beta": 0.5})
+    with pytest.raises(UnknownComponentError, match="unknown optimizer"):
         Trainer(toy_config(tmp_path, optimizer="rmsprop"), tmp_path / "x", registry=registry, progress=False,
                 log=quiet)
+    with pytest.raises(UnknownComponentError, match="unknown optimizer 'rmsprop'"):
+        Trainer(toy_config(tmp_path, discriminator_optimizer={"name": "rmsprop"}), tmp_path / "y", registry=registry,
+                progress=False, log=quiet)
 
 
-def test_create_optimizers_is_usable_without_a_trainer():
+def test_build_optimizers_is_usable_without_a_trainer(registry):
     g, d = torch.nn.Linear(2, 2), torch.nn.Linear(2, 1)
     config = cganzoo.RunConfig(optimizer={"name": "sgd"}, lr=0.1)
-    opts = create_optimizers(config, g, d)
-    opts.before_step(0)
-    assert opts.generator.param_groups[0]["momentum"] == 0.5
+    opts = build_optimizers(config, g, d, registry=registry)
+    opts.generator.schedule(opts.generator.optimizer, 0)
+    assert opts.generator.optimizer.param_groups[0]["momentum"] == 0.5
+
+
+def test_each_player_has_its_own_optimizer_settings(tmp_path, registry):
+    """TTUR (Heusel et al. 2017): one config line per player; --lr/--b1/--b2 still mean both."""
+    config = toy_config(tmp_path, lr=3e-4, generator_optimizer={"lr": 1e-4},
+                        discriminator_optimizer={"lr": 4e-4, "betas": [0.0, 0.9], "weight_decay": 1e-5})
+    trainer = Trainer(config, tmp_path / "run", registry=registry, progress=False, log=quiet)
+    g = trainer.state.optimizers.generator.optimizer.param_groups[0]
+    d = trainer.state.optimizers.discriminator.optimizer.param_groups[0]
+    assert (g["lr"], g["betas"], g["weight_decay"]) == (1e-4, (0.5, 0.999), 0.0)
+    assert (d["lr"], d["betas"], d["weight_decay"]) == (4e-4, (0.0, 0.9), 1e-5)
+    # Another optimizer for one player only: its own params, the other keeps the run's.
+    mixed = toy_config(tmp_path, "mixed", discriminator_optimizer={"name": "sgd", "params": {"momentum": 0.3}})
+    trainer = Trainer(mixed, tmp_path / "mixed", registry=registry, progress=False, log=quiet)
+    assert type(trainer.state.optimizers.generator.optimizer) is torch.optim.Adam
+    d = trainer.state.optimizers.discriminator.optimizer
+    assert type(d) is torch.optim.SGD and d.param_groups[0]["momentum"] == 0.3

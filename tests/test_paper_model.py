@@ -144,7 +144,7 @@ def test_output_bias_zero_keeps_the_biases_and_a_wrong_shape_is_refused():
 
 def test_runner_applies_the_data_init_on_a_fresh_run_and_not_on_resume(tmp_path, registry):
     from cganzoo.data.batches import resize_images
-    from cganzoo.runner import Trainer
+    from cganzoo.training import Trainer
 
     config = cganzoo.resolve_config("paper-cgan", overrides={
         "dataset": "toy-digits", "max_steps": 2, "batch_size": 32, "device": "cpu", "out": str(tmp_path / "run"),

@@ -85,7 +85,7 @@ def test_plugins_need_the_hookimpl_marker(monkeypatch):
 
 
 def test_core_does_not_import_plugins():
-    code = ("import sys, cganzoo, cganzoo.cli, cganzoo.runner, cganzoo.api; "
+    code = ("import sys, cganzoo, cganzoo.cli, cganzoo.training, cganzoo.api; "
             "print(sorted(m for m in sys.modules if m.startswith('cganzoo_')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"

@@ -25,6 +25,7 @@ from cganzoo import (
 from cganzoo.compatibility import check_combination
 from cganzoo.config import RunConfig
 from cganzoo.errors import IncompatibleError
+from cganzoo.noise import BatchNoise
 from cganzoo.objective import Objective
 from cganzoo.plugins import load_plugins
 
@@ -204,7 +205,7 @@ def test_every_combination_takes_a_training_step(cond_name, gen_name, disc_name,
         assert "\n" not in str(exc)
         assert any(name in str(exc) for name in (cond_name, gen_name, disc_name, loss_name)), str(exc)
         return
-    objective = Objective(loss, D, torch.Generator().manual_seed(seed))
+    objective = Objective(loss, D, BatchNoise(torch.Generator().manual_seed(seed)))
     z = torch.randn(batch, 8)
     y = torch.randint(0, num_classes, (batch,))
     real = torch.rand(batch, *img_shape) * 2 - 1

@@ -18,7 +18,7 @@ import toy_plugin
 from cganzoo import DatasetInfo, LabelledImages
 from cganzoo.errors import CheckpointError
 from cganzoo.plugins import load_plugins
-from cganzoo.runner import Trainer
+from cganzoo.training import Trainer
 
 
 @pytest.fixture(autouse=True)
@@ -55,12 +55,12 @@ def snapshot(t: Trainer) -> dict[str, object]:
     return {
         "generator": {k: v.clone() for k, v in t.generator.state_dict().items()},
         "discriminator": {k: v.clone() for k, v in t.discriminator.state_dict().items()},
-        "opt_g": opt(t.opt_g), "opt_d": opt(t.opt_d),
-        "lr": [g["lr"] for g in t.opt_g.param_groups + t.opt_d.param_groups],
-        "rng.torch": torch.get_rng_state(), "rng.noise": t.noise_gen.get_state(),
+        "opt_g": opt(t.state.optimizers.generator.optimizer), "opt_d": opt(t.state.optimizers.discriminator.optimizer),
+        "lr": [g["lr"] for g in t.state.optimizers.generator.optimizer.param_groups + t.state.optimizers.discriminator.optimizer.param_groups],
+        "rng.torch": torch.get_rng_state(), "rng.noise": t.state.noise.get_state(),
         "rng.python": random.getstate(), "rng.numpy": np.random.get_state(),
-        "fixed_z": t.fixed_z.clone(), "fixed_y": t.fixed_y.clone(),
-        "step": t.step, "window": t.losses.state().clone(),
+        "fixed_z": t.state.fixed_z.clone(), "fixed_y": t.state.fixed_y.clone(),
+        "step": t.step, "window": t.state.losses.state().clone(),
     }
 
 

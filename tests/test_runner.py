@@ -10,7 +10,8 @@ from PIL import Image
 
 import cganzoo
 from cganzoo.errors import CheckpointError, ConfigError
-from cganzoo.runner import Trainer
+from cganzoo.training import Trainer
+from cganzoo.training.sample_grids import SampleGrids
 
 
 def toy_config(tmp_path, name="run", **overrides):
@@ -43,10 +44,10 @@ def test_a_run_writes_config_metrics_samples_and_checkpoints(tmp_path, registry)
 
 def test_sample_grid_rows_are_classes_and_generator_mode_is_restored(tmp_path, registry):
     trainer = Trainer(toy_config(tmp_path), tmp_path / "run", registry=registry, progress=False, log=quiet)
-    assert torch.equal(trainer.fixed_y, torch.arange(10).repeat_interleave(10))
-    assert torch.equal(trainer.fixed_z[:10], trainer.fixed_z[10:20])  # the same noise in every row
+    assert torch.equal(trainer.state.fixed_y, torch.arange(10).repeat_interleave(10))
+    assert torch.equal(trainer.state.fixed_z[:10], trainer.state.fixed_z[10:20])  # the same noise in every row
     trainer.generator.train()
-    trainer.save_samples()
+    SampleGrids.draw(trainer)
     assert trainer.generator.training
 
 
@@ -57,19 +58,19 @@ def reference_loop(trainer: Trainer, steps: int) -> list[tuple[float, float]]:
     batches = trainer.batches.epoch(0)
     for _ in range(steps):
         real, labels = next(batches)
-        z = torch.randn(real.shape[0], cfg.latent_dim, generator=trainer.noise_gen)
-        gen_labels = torch.randint(0, trainer.info.num_classes, (real.shape[0],), generator=trainer.noise_gen)
-        trainer.opt_g.zero_grad()
+        z = torch.randn(real.shape[0], cfg.latent_dim, generator=trainer.state.noise)
+        gen_labels = torch.randint(0, trainer.info.num_classes, (real.shape[0],), generator=trainer.state.noise)
+        trainer.state.optimizers.generator.optimizer.zero_grad()
         gen_imgs = G(z, gen_labels)
         g_loss = loss.generator_loss(D(gen_imgs, gen_labels))
         g_loss.backward()
-        trainer.opt_g.step()
-        trainer.opt_d.zero_grad()
+        trainer.state.optimizers.generator.optimizer.step()
+        trainer.state.optimizers.discriminator.optimizer.zero_grad()
         real_loss_logits = D(real, labels)
         fake_logits = D(gen_imgs.detach(), gen_labels)
         d_loss = loss.discriminator_loss(real_loss_logits, fake_logits)
         d_loss.backward()
-        trainer.opt_d.step()
+        trainer.state.optimizers.discriminator.optimizer.step()
         out.append((d_loss.item(), g_loss.item()))
     return out
 

@@ -22,7 +22,7 @@ from safetensors.torch import save as save_safetensors
 import cganzoo
 from cganzoo.cli import main
 from cganzoo.errors import CheckpointError
-from cganzoo.runner import Trainer
+from cganzoo.training import Trainer
 
 
 @pytest.fixture(autouse=True)
@@ -164,7 +164,7 @@ DAMAGE = {
     "state-not-json": (lambda p: (p / "state.json").write_text("{step: 4"), r"state.json is unreadable or corrupt"),
     "state-binary": (lambda p: (p / "state.json").write_bytes(b"\xff\xfe\x00"), r"state.json is unreadable or corrupt"),
     "foreign-format": (lambda p: rewrite_state(p, format="someone-elses"), r"is not a cganzoo checkpoint"),
-    "future-version": (lambda p: rewrite_state(p, version=99), r"has format version 99; this cganzoo reads version 1"),
+    "future-version": (lambda p: rewrite_state(p, version=99), r"has format version 99; this cganzoo reads versions 1, 2"),
     "no-checksums": (lambda p: rewrite_state(p, sha256=None), r"records no sha256 checksums"),
     "foreign-weights": (_foreign_weights, r"the checkpoint's generator does not match the configured generator: "
                                           r"missing \[.*\]; unexpected \['0.bias', '0.weight'\]"),

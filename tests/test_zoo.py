@@ -15,8 +15,9 @@ import cganzoo
 from cganzoo import DatasetInfo, create_conditioner, create_discriminator, create_generator, create_loss
 from cganzoo.cli import main
 from cganzoo.errors import IncompatibleError
+from cganzoo.noise import BatchNoise
 from cganzoo.objective import Objective
-from cganzoo.runner import build_models
+from cganzoo.training import build_models
 from conftest import TOY_ENTRY_POINT, add_entry_points
 
 MNIST = DatasetInfo("mnist", 10, tuple(f"c{i}" for i in range(10)), (1, 28, 28))
@@ -109,7 +110,7 @@ def test_wasserstein_gp_equals_its_formulas():
     w = torch.tensor([3.0, 4.0, 0.0, 0.0])
     critic = lambda x: x.flatten(1) @ w
     penalty = loss.discriminator_penalty(critic, torch.randn(5, 1, 2, 2), torch.randn(5, 1, 2, 2),
-                                         torch.Generator().manual_seed(1))
+                                         BatchNoise(torch.Generator().manual_seed(1)))
     torch.testing.assert_close(penalty, torch.tensor(3.0 * (5.0 - 1.0) ** 2))
     assert loss.per_sample_discriminator
 
@@ -118,7 +119,7 @@ def test_the_gradient_penalty_reaches_the_discriminator_through_the_objective():
     torch.manual_seed(0)
     D = create_discriminator("dcgan", {"norm": "layer"}, conditioner=create_conditioner("one-hot", info=MNIST,
                              role="discriminator"), img_shape=(1, 28, 28))
-    with_gp = Objective(create_loss("wasserstein-gp"), D, torch.Generator().manual_seed(0))
+    with_gp = Objective(create_loss("wasserstein-gp"), D, BatchNoise(torch.Generator().manual_seed(0)))
     real, fake, y = torch.rand(4, 1, 28, 28), torch.rand(4, 1, 28, 28), torch.tensor([1, 2, 3, 4])
     total = with_gp.discriminator_loss(D, real, y, fake, y)
     plain = create_loss("wasserstein-gp").discriminator_loss(D(real, y), D(fake, y))

@@ -1,6 +1,6 @@
 """The benchmark runner behind ``cganzoo bench`` (and ``benchmarks/run.py``).
 
-It trains registered models through the same :class:`cganzoo.runner.Trainer`
+It trains registered models through the same :class:`cganzoo.training.Trainer`
 users run and reports, per row: training images per second at steady state
 (warm-up excluded), step time, peak memory, model FLOPs per image, achieved
 GFLOP/s and its fraction of the matrix-product throughput measured in the same

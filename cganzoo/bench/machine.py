@@ -9,7 +9,7 @@ from typing import Any
 
 import torch
 
-from cganzoo.runner import package_versions
+from cganzoo.training.build import package_versions
 
 #: CPU flags that decide the speed of fp32 and bf16 matrix products.
 _CPU_FLAGS = ("avx2", "fma", "avx512f", "avx512_bf16", "amx_tile", "amx_bf16")

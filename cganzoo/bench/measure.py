@@ -1,4 +1,9 @@
-"""Steady-state throughput and peak memory of a training loop."""
+"""Steady-state throughput and peak memory of a training loop.
+
+:func:`measure_fit` times the training loop ``cganzoo run`` uses
+(:func:`cganzoo.training.fit`) through a :class:`Stopwatch` callback;
+:func:`measure_loop` times a bare step function (the reference pipeline's).
+"""
 
 from __future__ import annotations
 
@@ -7,9 +12,11 @@ import resource
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import torch
+
+from cganzoo.interfaces import Callback
 
 _STATUS = Path("/proc/self/status")
 _CLEAR_REFS = Path("/proc/self/clear_refs")
@@ -111,3 +118,80 @@ def measure_loop(step: Callable[[], None], finish: Callable[[], float], *, batch
     return Measurement(images_per_s=steps * batch_size / seconds, step_ms=seconds / steps * 1e3, steps=steps,
                        seconds=seconds, warmup_s=warmup_s, peak_memory_mib=memory.peak_mib(),
                        memory_kind=memory.kind, cpu_seconds=cpu_seconds)
+
+
+class Stopwatch(Callback):
+    """Times a ``fit`` at steady state and ends it (``trainer.request_stop()``) when the window is long enough.
+
+    The first ``warmup_steps`` steps are untimed; then steps run until both
+    ``min_seconds`` and ``min_steps`` are reached. The clock is read between
+    steps only (no device synchronisation per step).
+    """
+
+    state_key = "stopwatch"
+
+    def __init__(self, device: torch.device, warmup_steps: int, min_seconds: float, min_steps: int) -> None:
+        self.device, self.warmup_steps = device, warmup_steps
+        self.min_seconds, self.min_steps = min_seconds, min_steps
+        self.memory = PeakMemory(device)
+        self.seen = self.steps = 0
+        self.began = self.start = self.cpu_start = self.warmup_s = 0.0
+
+    def on_fit_start(self, trainer: Any) -> None:
+        self.seen = self.steps = 0
+        self.began = time.perf_counter()
+        if self.warmup_steps == 0:
+            self._start_timing(trainer)
+
+    def _start_timing(self, trainer: Any) -> None:
+        _read_back(trainer)  # the warm-up's losses, as the run's log interval would
+        synchronize(self.device)
+        self.warmup_s = time.perf_counter() - self.began
+        self.memory.reset()
+        self.start, self.cpu_start = time.perf_counter(), time.process_time()
+
+    def on_step_end(self, trainer: Any, end: Any) -> None:
+        self.seen += 1
+        if self.seen <= self.warmup_steps:
+            if self.seen == self.warmup_steps:
+                self._start_timing(trainer)
+            return
+        self.steps += 1
+        if self.steps >= self.min_steps and time.perf_counter() - self.start >= self.min_seconds:
+            trainer.request_stop()
+
+
+def _read_back(trainer: Any) -> float:
+    """Read back and clear the losses recorded since the last log step (a host sync)."""
+    values = trainer.state.losses.read()
+    trainer.state.losses.clear()
+    return float(values.sum())
+
+
+def measure_fit(trainer: Any, *, warmup_steps: int, min_seconds: float, min_steps: int) -> Measurement:
+    """Time ``trainer`` (a :class:`cganzoo.training.Trainer` built without a run directory) at steady state.
+
+    Continues the trainer's state from where the last window left it.
+
+    Raises:
+        FloatingPointError: the losses are not finite.
+    """
+    from cganzoo.training import fit
+
+    watch = Stopwatch(trainer.device, warmup_steps, min_seconds, min_steps)
+    trainer.callbacks.callbacks.append(watch)
+    trainer.state.generator.train()
+    trainer.state.discriminator.train()
+    try:
+        fit(trainer)
+    finally:
+        trainer.callbacks.callbacks.remove(watch)
+    value = _read_back(trainer)  # inside the timed window, as a run's log step
+    synchronize(trainer.device)
+    seconds, cpu_seconds = time.perf_counter() - watch.start, time.process_time() - watch.cpu_start
+    if not math.isfinite(value):
+        raise FloatingPointError(f"losses became {value} during the benchmark")
+    images = watch.steps * trainer.config.batch_size * trainer.config.d_steps_per_g_step
+    return Measurement(images_per_s=images / seconds, step_ms=seconds / watch.steps * 1e3, steps=watch.steps,
+                       seconds=seconds, warmup_s=watch.warmup_s, peak_memory_mib=watch.memory.peak_mib(),
+                       memory_kind=watch.memory.kind, cpu_seconds=cpu_seconds)

@@ -34,7 +34,7 @@ from cganzoo.config import RunConfig
 from cganzoo.data.idx import idx_bytes
 from cganzoo.errors import IncompatibleError
 from cganzoo.interfaces import LabelledImages
-from cganzoo.runner import build_models
+from cganzoo.training import build_models
 
 #: torchvision's file names in ``root/MNIST/raw``.
 _RAW_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")

@@ -168,9 +168,9 @@ def _load(value: object) -> str:
 
 
 NOTES = (
-    "- Every row but the reference trains through `cganzoo.runner.Trainer.train_step`, the step `cganzoo run` "
-    "runs, with the variant's options in the run config; the loop around it does what `Trainer.run` does per step "
-    "(next device-resident batch, step, losses recorded on the device in its `LossWindow` and read back at the log interval).",
+    "- Every row but the reference trains through `cganzoo.training.fit` and its `TrainStep`, the loop and step "
+    "`cganzoo run` runs (next device-resident batch, step, losses recorded on the device in its `LossWindow` and read "
+    "back at the log interval), with the variant's options in the run config and no output callbacks.",
     "- Warm-up steps (including compilation and CUDA-graph capture, reported as `warm-up s`) are excluded; then at "
     "least the configured seconds and steps are timed. `img/s` = timed steps x batch / timed seconds; "
     "`s/epoch` = training-set size / `img/s`.",

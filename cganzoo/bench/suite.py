@@ -10,11 +10,12 @@ Rows, all in one process and one run:
   fast-path variant, at the main batch size;
 * the **sweep**: the focus model at each batch size in each sweep variant.
 
-Every trainer row goes through :class:`cganzoo.runner.Trainer` and its
-``train_step``, the code ``cganzoo run`` runs, with the fast-path options of
-the variant set in the run config. The loop around it does what
-``Trainer.run`` does per step (next batch, step, losses recorded on the device and read back at the log interval)
-without the progress bar and output files.
+Every trainer row builds a :class:`cganzoo.training.Trainer` without a run
+directory and trains it with :func:`cganzoo.training.fit`: the same state,
+step object and loop ``cganzoo run`` uses (next batches, step, losses recorded
+on the device and read back at the log interval), with the fast-path options
+of the variant set in the run config, and no output callbacks; a
+:class:`cganzoo.bench.measure.Stopwatch` callback times it and ends each window.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ import torch
 
 from cganzoo.bench.flops import counted_flops
 from cganzoo.bench.machine import describe_machine, load_average
-from cganzoo.bench.measure import Measurement, measure_loop
+from cganzoo.bench.measure import Measurement, measure_fit, measure_loop
 from cganzoo.bench.quality import QualityRun, compare_quality
 from cganzoo.bench.reference import ReferencePipeline
 from cganzoo.bench.roofline import MatmulResult, measure_roofline, peak_gflops
@@ -41,7 +42,8 @@ from cganzoo.components import create_dataset, get_registry
 from cganzoo.config import RunConfig
 from cganzoo.errors import CganzooError, ConfigError
 from cganzoo.registry import Registry
-from cganzoo.runner import Trainer, resolve_device
+from cganzoo.device import resolve_device
+from cganzoo.training import Trainer
 
 #: Variant name tokens (joined with ``+``, e.g. ``bf16+compile``) -> RunConfig fields.
 VARIANT_TOKENS: dict[str, dict[str, Any]] = {
@@ -216,7 +218,6 @@ class _Bench:
         self.device = resolve_device(options.device)
         self.registry = _memoized_datasets(get_registry(registry))
         self.tmp = tempfile.TemporaryDirectory(prefix="cganzoo-bench-")
-        self.counter = itertools.count()
         self.roof: dict[str, float | None] = {}
         self.flops: dict[str, float] = {}
 
@@ -257,12 +258,12 @@ class _Bench:
         row = self.new_row(section, config, variant)
         try:
             if section == "reference":
-                step, finish, flops = self.reference_loop(config)
+                window, flops = self.reference_loop(config)
             else:
-                step, finish, flops = self.trainer_loop(config)
+                window, flops = self.trainer_loop(config)
         except _ROW_ERRORS as exc:
             return self.failed(row, exc)
-        return _Prepared(row, config, step, finish, flops)
+        return _Prepared(row, config, window, flops)
 
     def measure(self, prepared: _Prepared, first: bool) -> None:
         """Time one window of ``prepared``; keep the fastest window (``--repeats``)."""
@@ -270,9 +271,7 @@ class _Bench:
         if row.status != "ok":
             return
         try:
-            m = measure_loop(prepared.step, prepared.finish, batch_size=config.batch_size, device=self.device,
-                             warmup_steps=self.o.warmup_steps if first else 1, min_seconds=self.o.seconds,
-                             min_steps=self.o.min_steps)
+            m = prepared.window(self.o.warmup_steps if first else 1, self.o.seconds, self.o.min_steps)
         except _ROW_ERRORS as exc:
             self.failed(row, exc)
             return
@@ -304,34 +303,18 @@ class _Bench:
         if self.train_size:
             row.epoch_s = self.train_size / m.images_per_s
 
-    def trainer_loop(self, config: RunConfig) -> tuple[Callable[[], None], Callable[[], float], float]:
+    def trainer_loop(self, config: RunConfig) -> tuple[Callable[[int, float, int], Measurement], float]:
         trainer = self.trainer(config)
         self.train_size = int(trainer.batches.images.shape[0])
-        batches = (b for epoch in itertools.count() for b in trainer.batches.epoch(epoch))
-        flops = self.flops_per_image(config, trainer, next(batches))
-        window, interval = trainer.losses, config.log_interval
-        trainer.generator.train()
-        trainer.discriminator.train()
+        flops = self.flops_per_image(config, trainer, next(trainer.batches.epoch(0)))
 
-        def read_back() -> float:  # Trainer.run's one host sync per log interval
-            values = window.read()
-            window.clear()
-            return float(values.sum())
+        def window(warmup_steps: int, min_seconds: float, min_steps: int) -> Measurement:
+            return measure_fit(trainer, warmup_steps=warmup_steps, min_seconds=min_seconds, min_steps=min_steps)
 
-        def step() -> None:  # what Trainer.run does per step, minus the progress bar and output files
-            d_loss, g_loss = trainer.train_step(*next(batches))
-            window.record(d_loss, g_loss)
-            if len(window) >= interval and not math.isfinite(read_back()):
-                raise FloatingPointError(f"losses became non-finite during the benchmark of {config.model}")
-
-        def finish() -> float:
-            return read_back() if len(window) else 0.0
-
-        return step, finish, flops
+        return window, flops
 
     def trainer(self, config: RunConfig) -> Trainer:
-        run_dir = Path(self.tmp.name) / f"run-{next(self.counter)}"
-        return Trainer(config, run_dir, registry=self.registry, progress=False, log=lambda _: None)
+        return Trainer(config, None, registry=self.registry, progress=False, log=lambda _: None)
 
     def flops_per_image(self, config: RunConfig, trainer: Trainer, batch: tuple[torch.Tensor, torch.Tensor]) -> float:
         """Counted once per model (matrix-product FLOPs per image do not depend on the batch size).
@@ -350,14 +333,19 @@ class _Bench:
             self.flops[key] = counted_flops(lambda: trainer.train_step(*batch)) / batch[0].shape[0]
         return self.flops[key]
 
-    def reference_loop(self, config: RunConfig) -> tuple[Callable[[], None], Callable[[], float], float]:
+    def reference_loop(self, config: RunConfig) -> tuple[Callable[[int, float, int], Measurement], float]:
         data = create_dataset(config.dataset.name, config.dataset.params, data_dir=config.data_dir,
                               log=lambda _: None, registry=self.registry)
         self.train_size = int(data.images.shape[0])
         root = Path(self.tmp.name) / "torchvision-root"
         pipeline = ReferencePipeline(config, data, root, self.device, batch_size=config.batch_size)
         flops = counted_flops(pipeline.step) / config.batch_size  # a real step, part of the warm-up
-        return pipeline.step, pipeline.finish, flops
+
+        def window(warmup_steps: int, min_seconds: float, min_steps: int) -> Measurement:
+            return measure_loop(pipeline.step, pipeline.finish, batch_size=config.batch_size, device=self.device,
+                                warmup_steps=warmup_steps, min_seconds=min_seconds, min_steps=min_steps)
+
+        return window, flops
 
     train_size: int | None = None
 
@@ -369,8 +357,7 @@ _ROW_ERRORS = (CganzooError, RuntimeError, FloatingPointError, MemoryError, Valu
 class _Prepared:
     row: Row
     config: RunConfig
-    step: Callable[[], None]
-    finish: Callable[[], float]
+    window: Callable[[int, float, int], Measurement]  # (warmup_steps, min_seconds, min_steps) -> one timed window
     flops: float
     windows: list[float] = field(default_factory=list)
 

@@ -83,6 +83,10 @@ class EpochBatches:
         min_batch: With ``drop_last=False``, a last batch smaller than this
             is skipped anyway (2 for models with BatchNorm, which cannot
             normalise a batch of one in training mode); see :attr:`skipped_tail`.
+        batches_per_step: Batches a training step takes (``d_steps_per_g_step``,
+            one per D update): each item yielded is that many consecutive
+            batches of the epoch, concatenated; an epoch's last incomplete
+            group is skipped.
 
     Raises:
         ValueError: ``batch_size`` exceeds the data set with ``drop_last``, or
@@ -91,7 +95,7 @@ class EpochBatches:
 
     def __init__(self, images: torch.Tensor, labels: torch.Tensor, batch_size: int, seed: int,
                  drop_last: bool = True, device: torch.device | str = "cpu",
-                 dtype: torch.dtype = torch.float32, min_batch: int = 1) -> None:
+                 dtype: torch.dtype = torch.float32, min_batch: int = 1, batches_per_step: int = 1) -> None:
         if images.shape[0] != labels.shape[0]:
             raise ValueError(f"{images.shape[0]} images but {labels.shape[0]} labels")
         if drop_last and batch_size > images.shape[0]:
@@ -104,16 +108,19 @@ class EpochBatches:
         self.labels = labels.to(self.device)
         self.batch_size, self.seed, self.drop_last, self.dtype = batch_size, seed, drop_last, dtype
         self.min_batch = min_batch
+        self.batches_per_step = batches_per_step
 
     @property
     def skipped_tail(self) -> int:
-        """Images of each epoch that no batch holds (the dropped last batch), 0 if none."""
+        """Images of each epoch that no batch holds (the dropped last batch or group), 0 if none."""
         n = self.images.shape[0]
-        return n - min(n, len(self) * self.batch_size)
+        return n - min(n, len(self) * self.batch_size * self.batches_per_step)
 
     def __len__(self) -> int:
-        """Batches per epoch."""
+        """Training steps per epoch (batches, or groups of ``batches_per_step`` batches)."""
         n = self.images.shape[0]
+        if self.batches_per_step > 1:
+            return n // (self.batch_size * self.batches_per_step)
         tail = n % self.batch_size
         if self.drop_last or 0 < tail < self.min_batch:
             return n // self.batch_size
@@ -123,11 +130,16 @@ class EpochBatches:
         """Yield the batches of ``epoch`` from batch index ``start`` on.
 
         Yields:
-            ``(x, y)``: float ``(B, C, H, W)`` in ``[-1, 1]`` and int64 ``(B,)``.
+            ``(x, y)``: float ``(k * B, C, H, W)`` in ``[-1, 1]`` and int64 ``(k * B,)``,
+            ``k = batches_per_step`` (1 unless the step makes several D updates).
         """
         perm = epoch_permutation(self.images.shape[0], self.seed, epoch, self.device)
+        k = self.batches_per_step
         for i in range(start, len(self)):
-            idx = perm[self.batch_slice(i)]
+            if k == 1:
+                idx = perm[self.batch_slice(i)]
+            else:
+                idx = torch.cat([perm[self.batch_slice(i * k + j)] for j in range(k)])
             yield to_unit_range(self.images[idx], self.dtype), self.labels[idx]
 
     def batch_slice(self, i: int) -> slice:

@@ -10,7 +10,7 @@
   :mod:`~cganzoo.evaluation.parzen` (Goodfellow et al. 2014's protocol);
 * :class:`EvaluationContext` / :class:`MetricResult`: what a metric
   (:class:`cganzoo.interfaces.Metric`) receives and returns;
-* :func:`evaluate_run`, :func:`evaluate_generator`, :func:`evaluate_samples`:
+* :func:`evaluate_generator`, :func:`evaluate_samples` (and :func:`cganzoo.api.evaluate_run` for a run directory):
   every registered metric on one shared set of samples.
 
 The metrics themselves are registered by the built-in ``metrics`` plugin
@@ -19,7 +19,7 @@ third-party metric would be.
 
 Example::
 
-    from cganzoo.evaluation import evaluate_run
+    from cganzoo.api import evaluate_run
 
     report = evaluate_run("runs/mlp-cgan-mnist-...")
     print(report.format_table())
@@ -32,7 +32,6 @@ from cganzoo.evaluation.evaluate import (
     EvaluationReport,
     class_balanced_labels,
     evaluate_generator,
-    evaluate_run,
     evaluate_samples,
     generate_eval_samples,
 )
@@ -67,7 +66,6 @@ __all__ = [
     "coverage_fraction",
     "dataset_checksum",
     "evaluate_generator",
-    "evaluate_run",
     "evaluate_samples",
     "frechet_distance",
     "frechet_distance_of",

@@ -235,39 +235,3 @@ def evaluate_generator(generator: torch.nn.Module, data: LabelledImages, *, per_
     report.wall_s += sampling
     report.metric_seconds = {"sampling": sampling, **report.metric_seconds}
     return report
-
-
-def evaluate_run(run_dir: str | Path, *, metrics: Sequence[str | dict[str, Any]] | None = None,
-                 per_class: int = SAMPLES_PER_CLASS, seed: int = EVAL_SEED, device: str = "cpu",
-                 data_dir: str | Path | None = None, registry: Registry | None = None,
-                 log: Callable[[str], None] = print) -> EvaluationReport:
-    """Evaluate the latest checkpoint of a run directory.
-
-    Args:
-        run_dir: A directory written by ``cganzoo run``.
-        metrics: Metric names; default every registered metric.
-        per_class: Generated images per class.
-        seed: Evaluation seed.
-        device: Where the generator and judge run.
-        data_dir: Overrides the run's ``data_dir`` (data files and judge cache).
-        registry: Component registry.
-        log: Progress lines.
-
-    Raises:
-        CheckpointError: not a run directory, or no checkpoint.
-        EvaluationError: see :func:`evaluate_samples`.
-    """
-    from cganzoo.api import load
-    from cganzoo.components import create_dataset
-    from cganzoo.runner import resolve_device
-
-    device = resolve_device(device)
-    model = load(run_dir, device=str(device), registry=registry)
-    config = model.config
-    root = Path(data_dir) if data_dir is not None else config.data_dir
-    data = create_dataset(config.dataset.name, config.dataset.params, data_dir=root, log=log, registry=registry)
-    extra = {"run_dir": str(run_dir), "model": config.model, "checkpoint_step": model.step}
-    return evaluate_generator(model.generator, data, per_class=per_class, seed=seed,
-                              latent_distribution=config.latent_distribution, metrics=metrics,
-                              cache_root=root, device=device, registry=registry, log=log, step=model.step,
-                              extra_protocol=extra)

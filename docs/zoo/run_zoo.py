@@ -22,7 +22,7 @@ import torch
 
 import cganzoo
 from cganzoo.errors import OptionalDependencyError
-from cganzoo.evaluation import evaluate_run
+from cganzoo.api import evaluate_run
 
 
 def main() -> None:

@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from pydantic import BaseModel, ConfigDict, Field
 
-from cganzoo import hookimpl
+from cganzoo import BatchNoise, hookimpl
 
 
 class LeastSquaresLoss:
@@ -100,8 +100,8 @@ class WassersteinGPLoss:
 
     Logits are the critic's unbounded scores. The penalty is per sample, so the
     critic must not use BatchNorm (Sec. 4); ``per_sample_discriminator`` makes
-    the runner check that before training. The runner alternates one critic
-    step per generator step (the paper uses five).
+    the runner check that before training. The paper takes five critic steps
+    per generator step (``d_steps_per_g_step``; the ``wgan-gp`` model does).
     """
 
     per_sample_discriminator = True
@@ -116,20 +116,25 @@ class WassersteinGPLoss:
         return -fake_logits.mean()
 
     def discriminator_penalty(self, critic: Callable[[torch.Tensor], torch.Tensor], real: torch.Tensor,
-                              fake: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+                              fake: torch.Tensor, noise: BatchNoise | None = None) -> torch.Tensor:
         """``lambda * mean((||grad D(x^)||_2 - 1)^2)`` on random interpolates of ``real`` and ``fake``.
 
         Args:
             critic: Images ``(B, C, H, W)`` -> logits ``(B,)``.
             real: float ``(B, C, H, W)``.
             fake: float ``(B, C, H, W)``, detached from G.
-            generator: Draws ``eps``; on ``real``'s device.
+            noise: Draws ``eps``, one per sample of the global batch (this rank keeps
+                its shard, so the draws do not depend on the number of processes);
+                default: torch's global generator, for use outside training.
 
         Returns:
             A scalar with a graph through the critic's parameters (double backward).
         """
-        shape = (real.shape[0],) + (1,) * (real.dim() - 1)
-        eps = torch.rand(shape, generator=generator, device=real.device, dtype=real.dtype)
+        ones = (1,) * (real.dim() - 1)
+        if noise is None:
+            eps = torch.rand((real.shape[0], *ones), device=real.device, dtype=real.dtype)
+        else:
+            eps = noise.rand(real.shape[0], *ones, dtype=real.dtype)
         mixed = (eps * real + (1 - eps) * fake).requires_grad_(True)
         scores = critic(mixed)
         (grad,) = torch.autograd.grad(scores.sum(), mixed, create_graph=True)

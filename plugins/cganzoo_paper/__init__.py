@@ -54,7 +54,7 @@ Chosen where the paper is silent:
   before G's update, so both players step simultaneously from the same state,
   as in pylearn2.
 * **Momentum ramp**: linear over 150,000 steps (250 epochs of 600 steps, the GAN
-  code's ``MomentumAdjustor``); see :mod:`cganzoo.optim`.
+  code's ``MomentumAdjustor``); see the ``sgd`` optimizer (``plugins/cganzoo_training/optimizers.py``).
 * **Does not train yet** (see ``docs/results.md``): G collapses to one image
   whatever ``z`` and ``y``. Measured at initialisation, the spread of G's
   output over ``z`` is a per-pixel variance of about ``1e-5`` (over ``y``:

@@ -1,0 +1,44 @@
+"""Sample grids: ``samples/step_<N>.png`` every ``sample_interval`` steps and at the end (rank 0 writes)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from cganzoo.errors import OutputError
+from cganzoo.interfaces import Callback
+from cganzoo.sampling import PER_CLASS, generate, save_grid
+
+
+class SampleGrids(Callback):
+    """Row ``i`` is class ``i``, ten columns, the same fixed noise all run long, G in eval mode.
+
+    The grid is drawn from the run's sampling generator (the EMA of G when an
+    ``ema`` callback runs, else G) and handed to every callback's ``on_samples``.
+    """
+
+    state_key = "sample_grids"
+
+    def on_step_end(self, trainer: Any, end: Any) -> None:
+        if end.step % trainer.config.sample_interval == 0 or end.finished:
+            self.draw(trainer)
+
+    @staticmethod
+    def draw(trainer: Any) -> Path | None:
+        """Write the grid of the current step.
+
+        Raises:
+            OutputError: the file cannot be written (disk full, permissions).
+        """
+        if not trainer.dist.is_main or trainer.run_dir is None:
+            return None
+        state = trainer.state
+        images = generate(trainer.sampling_generator(), state.fixed_z, state.fixed_y)
+        path = Path(trainer.run_dir) / "samples" / f"step_{state.step}.png"
+        try:
+            save_grid(images, path, nrow=PER_CLASS)
+        except OSError as exc:
+            raise OutputError(f"could not write {str(path)!r}: {exc.strerror or exc}; "
+                              + trainer.resume_hint()) from None
+        trainer.callbacks.on_samples(trainer, images, path)
+        return path

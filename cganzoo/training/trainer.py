@@ -1,0 +1,375 @@
+"""The trainer: builds a run from its config and trains it with :func:`cganzoo.training.loop.fit`.
+
+It assembles the parts, each in its own module:
+
+* :mod:`~cganzoo.training.build`: data, G, D, loss, optimizers, callbacks from the config;
+* :mod:`~cganzoo.training.state`: :class:`TrainingState`, what a step changes and a checkpoint holds;
+* :mod:`~cganzoo.training.step`: :class:`TrainStep`, the only ``backward()`` and ``step()``;
+* :mod:`~cganzoo.training.loop`: ``fit``, the loop;
+* callbacks: the run's own (``config.callbacks``: EMA, TensorBoard, plugins'),
+  then the built-ins: :class:`ProgressBar`, :class:`MetricsLog`,
+  :class:`SampleGrids`, :class:`Checkpointing`, :class:`PeriodicEvaluation`.
+
+With ``run_dir=None`` nothing is written and no built-in callback runs: the
+benchmark trains the same state through the same step and loop that way.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import shlex
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+import torch
+
+from cganzoo.compatibility import check_combination, has_batch_statistics
+from cganzoo.components import create_dataset, create_loss
+from cganzoo.config import RunConfig
+from cganzoo.data.batches import resize_images
+from cganzoo.device import resolve_device
+from cganzoo.distributed import DistContext, check_multi_rank_config
+from cganzoo.divergence import LossWindow, first_bad_loss
+from cganzoo.errors import ConfigError, DataError, TrainingDivergedError, TrainingInterrupted
+from cganzoo.fastpath import adam_options, check_fast_path, fast_modules, fast_step
+from cganzoo.interfaces import Callback
+from cganzoo.noise import BatchNoise
+from cganzoo.objective import Objective
+from cganzoo.registry import Registry
+from cganzoo.sampling import class_grid_inputs
+from cganzoo.stopping import StopRequest
+from cganzoo.training import checkpointing, run_dir as run_dirs
+from cganzoo.training.build import (
+    build_callbacks,
+    build_models,
+    build_optimizers,
+    component_provenance,
+    count_parameters,
+    dataset_identity,
+    package_versions,
+    validate_components,
+)
+from cganzoo.training.callbacks import CallbackList
+from cganzoo.training.checkpointing import Checkpointing
+from cganzoo.training.loop import Clock, fit
+from cganzoo.training.metrics_log import MetricsLog
+from cganzoo.training.periodic_eval import PeriodicEvaluation
+from cganzoo.training.progress import ProgressBar
+from cganzoo.training.sample_grids import SampleGrids
+from cganzoo.training.state import TrainingState
+from cganzoo.training.step import TrainStep
+
+#: Status lines of a run (rank 0 only); the CLI prints them.
+logger = logging.getLogger("cganzoo")
+#: Real images may exceed [-1, 1] by this much (float rounding) before the first-batch check objects.
+RANGE_TOLERANCE = 1e-3
+
+
+class Trainer:
+    """Builds and trains one conditional GAN described by a :class:`RunConfig`.
+
+    What it guarantees (``tests/test_resume.py``, ``tests/test_crash_safety.py``):
+
+    * **Exact resume.** A checkpoint holds the weights, both optimizers, every
+      RNG, the fixed sample noise, the step (the epoch's shuffle is a pure
+      function of ``(seed, epoch)``, so the step fixes the position inside the
+      epoch), the losses of the current log window and every callback's state
+      (an EMA of G included). Training 2N steps straight through and N + N
+      with a resume in between gives bit-identical weights and logged losses
+      on the CPU.
+    * **Stops loudly.** SIGINT or SIGTERM finishes the current step, writes a
+      checkpoint and raises :class:`TrainingInterrupted`, whose message says
+      how to resume. A NaN or infinite loss raises :class:`TrainingDivergedError`
+      naming the first bad step and player; every checkpoint is preceded by a
+      check of the losses and of every weight and optimizer moment.
+    * **Refuses bad input before training.** Too little free disk space, an
+      unwritable or foreign run directory, a batch size of one with
+      BatchNorm, real images outside ``[-1, 1]`` (checked on the first batch).
+
+    Args:
+        config: The run configuration.
+        run_dir: Where outputs go (``config.json``, ``metrics.jsonl``,
+            ``samples/``, ``checkpoints/``); ``None``: write nothing (benchmarks).
+        resume: Continue from the run directory's latest checkpoint.
+        registry: Component registry (default: installed plugins).
+        progress: Show a progress bar.
+        log: Receives one-line status messages (default: the ``cganzoo`` logger, level INFO).
+        dist: Where this process stands in a torchrun job (default: one process
+            on ``config.device``); with several ranks ``batch_size`` is the
+            global batch, rank 0 alone writes and evaluates.
+        callbacks: Callbacks to add to the config's, before the built-in ones.
+
+    Raises:
+        ConfigError: invalid settings for this data or machine, or a run
+            directory that holds another run (without ``resume``).
+        OutputError: too little free disk space for the checkpoints.
+        CheckpointError: ``resume`` and the checkpoint is missing, corrupt or of
+            another configuration or data set.
+    """
+
+    def __init__(self, config: RunConfig, run_dir: Path | str | None, *, resume: bool = False,
+                 registry: Registry | None = None, progress: bool = True, log: Callable[[str], None] | None = None,
+                 dist: DistContext | None = None, callbacks: Sequence[Callback] = ()) -> None:
+        self.dist = dist if dist is not None else DistContext(device=resolve_device(config.device))
+        log = log or logger.info
+        self.log: Callable[[str], None] = log if self.dist.is_main else _quiet  # one voice per job
+        self.config, self.registry, self.resume = config, registry, resume
+        self.progress = progress and self.dist.is_main
+        self.last_checkpoint: tuple[int, Path] | None = None
+        self.stop_requested, self.clock = False, Clock()
+        self._range_checked = False
+        validate_components(config, registry)
+        self.device = self.dist.device
+        check_fast_path(config, self.device)
+        self.dist.check_batch(config.batch_size, config.drop_last)
+        if self.dist.enabled:
+            check_multi_rank_config(config, self.device)
+        self.run_dir: Path | None = None
+        if run_dir is not None:
+            self.run_dir = Path(self.dist.main_then_share(lambda: str(run_dir)))  # rank 0's default name wins
+            self.dist.main_then_share(lambda: run_dirs.prepare_run_dir(self.run_dir, resume))
+            self.log(f"cganzoo: {'resuming' if resume else 'training'} {config.model or 'a custom model'} on "
+                     f"{config.dataset.name}; outputs in {self.run_dir}")
+        try:
+            self._build(list(callbacks))
+        except BaseException:
+            if self.run_dir is not None and not resume and self.dist.is_main:
+                run_dirs.remove_if_empty(self.run_dir)  # a refused run leaves no directory that blocks the retry
+            raise
+
+    # -- building ------------------------------------------------------------------------------
+
+    def _build(self, extra_callbacks: list[Callback]) -> None:
+        config, registry, dist = self.config, self.registry, self.dist
+        # Each node's first rank fills the data cache, then the others read it.
+        data = dist.local_main_first(lambda: create_dataset(
+            config.dataset.name, config.dataset.params, data_dir=config.data_dir, log=self.log, registry=registry))
+        self.data, self.info = data, data.info  # the test split is what evaluation compares with
+        self.data_identity = dataset_identity(data)
+        images = resize_images(data.images, config.img_size)
+
+        # --seed seeds every generator a component might draw from; a resume restores them all.
+        random.seed(config.seed)
+        np.random.seed(config.seed % 2**32)
+        generator, discriminator = build_models(config, self.info, registry)
+        self.loss = create_loss(config.loss.name, config.loss.params, registry=registry)
+        check_combination(config, generator, discriminator, self.loss)
+        n, k = images.shape[0], config.d_steps_per_g_step
+        if config.batch_size > n:
+            raise ConfigError(f"batch_size {config.batch_size} is larger than the data set {self.info.name!r} ({n} "
+                              f"training images); use --batch-size {n} or less")
+        if config.batch_size * k > n:
+            raise ConfigError(f"batch_size {config.batch_size} x d_steps_per_g_step {k} = {config.batch_size * k} "
+                              f"images per step is more than the data set {self.info.name!r} holds ({n} training "
+                              f"images); use --batch-size {n // k} or less")
+        batchnorm = has_batch_statistics(generator) or has_batch_statistics(discriminator)
+        self.batches = dist.epoch_batches(images, data.labels, config.batch_size, config.seed,
+                                          drop_last=config.drop_last, device=self.device,
+                                          min_batch=2 if batchnorm else 1, batches_per_step=config.d_steps_per_g_step)
+        if not config.drop_last and self.batches.skipped_tail:
+            self.log(f"cganzoo: the last batch of each epoch would hold {self.batches.skipped_tail} image(s), too few "
+                     f"for BatchNorm in training mode; it is skipped ({len(self.batches)} batches per epoch)")
+        if dist.enabled and config.sync_batchnorm:
+            generator = torch.nn.SyncBatchNorm.convert_sync_batchnorm(generator)
+            discriminator = torch.nn.SyncBatchNorm.convert_sync_batchnorm(discriminator)
+        generator.to(self.device)
+        discriminator.to(self.device)
+        optimizers = build_optimizers(config, generator, discriminator, fast_path=adam_options(config, self.device),
+                                      registry=registry)
+        noise = torch.Generator(device=self.device).manual_seed((config.seed + 0x9E3779B9) % 2**63)
+        fixed_z, fixed_y = class_grid_inputs(min(self.info.num_classes, 20), config.latent_dim, config.seed,
+                                             device=self.device, distribution=config.latent_distribution)
+        self.state = TrainingState(generator, discriminator, optimizers, noise, fixed_z, fixed_y,
+                                   LossWindow(config.log_interval, self.device))
+        total = len(self.batches) * config.epochs
+        self.total_steps = min(total, config.max_steps) if config.max_steps else total
+
+        callbacks = build_callbacks(config, registry) + extra_callbacks
+        if self.run_dir is not None:
+            callbacks += [*([ProgressBar()] if self.progress else []), MetricsLog(), SampleGrids(), Checkpointing(),
+                          PeriodicEvaluation()]
+        self.callbacks = CallbackList(callbacks)
+        self.callbacks.setup(self)  # before a resume restores their state, and before the fast path
+        if self.resume:
+            checkpointing.restore_latest(self)
+            if self.state.step >= self.total_steps:
+                raise ConfigError(
+                    f"{str(self.run_dir)!r} is already at step {self.state.step}, and its budget (epochs "
+                    f"{config.epochs} x {len(self.batches)} steps, max_steps {config.max_steps}) ends at step "
+                    f"{self.total_steps}: nothing to train; give a larger --max-steps or --epochs with --resume")
+        else:
+            # Data-dependent initialisation (e.g. paper-mlp's output biases from the pixel
+            # marginals); deterministic, so it leaves every RNG as it was. A resume loads weights.
+            generator.init_from_data(images)
+        if self.run_dir is not None:
+            dist.main_then_share(lambda: run_dirs.check_disk_space(self.run_dir, self.checkpoint_bytes(),
+                                                                    config.keep_checkpoints))
+            if not self.resume and dist.is_main:
+                run_dirs.write_run_config(self.run_dir, self.run_record())
+
+        # The fast path wraps G's and D's forward passes (autocast, compile) after the state
+        # is final; training forward passes then go through DDP, which averages gradients
+        # over ranks. Sampling, evaluation and checkpoints use the modules themselves.
+        fast_modules(config, self.device, generator, discriminator)
+        self.objective = Objective(self.loss, discriminator, BatchNoise(noise, dist.world_size, dist.rank))
+        step = TrainStep(self.state, self.objective, generator=dist.wrap(generator),
+                         discriminator=dist.wrap(discriminator), noise=self.objective.noise,
+                         latent_dim=config.latent_dim, latent_distribution=config.latent_distribution,
+                         num_classes=self.info.num_classes, d_steps=config.d_steps_per_g_step)
+        self.step_fn = fast_step(config, self.device, step, generators=(noise,))
+        if dist.enabled:
+            self.log(dist.describe(config.batch_size))
+
+    def run_record(self) -> dict[str, Any]:
+        """What ``config.json`` holds (besides its creation time and command line)."""
+        return {
+            "config": self.config.to_json_dict(),
+            "seed": self.config.seed,
+            "device": str(self.device),
+            "dataset": {k: self.data_identity[k] for k in checkpointing.DATASET_IDENTITY},
+            "img_shape": [self.info.shape[0], self.config.img_size, self.config.img_size],
+            "parameters": {"generator": count_parameters(self.state.generator),
+                           "discriminator": count_parameters(self.state.discriminator)},
+            "steps_per_epoch": len(self.batches),
+            "components": component_provenance(self.config, self.registry),
+            "distributed": self.dist.record(self.config.batch_size, self.config.sync_batchnorm),
+            "versions": package_versions(),
+        }
+
+    def checkpoint_bytes(self) -> int:
+        """Estimated size of one checkpoint in bytes: weights, buffers, two Adam moments per parameter."""
+        size = 0
+        modules = [self.state.generator, self.state.discriminator]
+        offered = self.callbacks.sampling_generator()
+        if offered is not None:
+            modules.append(offered.module)
+        for module in modules:
+            size += sum(t.numel() * t.element_size() for t in module.state_dict().values())
+        for module in modules[:2]:
+            size += 2 * sum(p.numel() * p.element_size() for p in module.parameters() if p.requires_grad)
+        return size + self.state.fixed_z.numel() * self.state.fixed_z.element_size() + (64 << 10)
+
+    # -- training ------------------------------------------------------------------------------
+
+    def run(self) -> Path | None:
+        """Train until ``epochs`` or ``max_steps``; returns the run directory.
+
+        Raises:
+            TrainingInterrupted: SIGINT or SIGTERM arrived; the current step was
+                finished and checkpointed (the message says how to resume).
+            TrainingDivergedError: a loss, weight or optimizer moment became NaN
+                or infinite; the last good checkpoint is kept.
+            DataError: the first batch of real images lies outside ``[-1, 1]``.
+            CheckpointError, OutputError: an output could not be written.
+        """
+        self.state.generator.train()
+        self.state.discriminator.train()
+        fit(self)
+        self.log(f"cganzoo: trained to step {self.state.step} in {self.clock.elapsed():.1f} s; "
+                 f"outputs in {self.run_dir}")
+        return self.run_dir
+
+    def train_step(self, real: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """One training step (:class:`TrainStep`, or its CUDA-graph replay): ``(d_loss, g_loss)`` on the device.
+
+        Args:
+            real: float ``(d_steps_per_g_step * B, C, H, W)`` in ``[-1, 1]``.
+            labels: int64 ``(d_steps_per_g_step * B,)``.
+        """
+        return self.step_fn(real, labels)
+
+    def request_stop(self) -> None:
+        """Ask ``fit`` to return after the current step (a callback's way to end training early)."""
+        self.stop_requested = True
+
+    def sampling_generator(self) -> torch.nn.Module:
+        """The generator to sample from: a callback's (the EMA of G) if one offers it, else G."""
+        offered = self.callbacks.sampling_generator()
+        return offered.module if offered is not None else self.state.generator
+
+    def sampling_protocol(self) -> dict[str, Any]:
+        """Which generator an evaluation sampled, for its protocol record."""
+        offered = self.callbacks.sampling_generator()
+        return {"generator": "trained G" if offered is None else offered.description}
+
+    # -- checks the loop and callbacks share ---------------------------------------------------
+
+    def stopping(self, stop: StopRequest) -> bool:
+        """Whether a stop signal arrived; under DDP, whether one arrived on any rank.
+
+        Ranks may see a signal at different steps and every rank must stop at the
+        same one, so with several ranks the flag is reduced over ranks at log steps
+        only (one small collective per ``log_interval`` steps).
+        """
+        local = stop.signum is not None
+        if not self.dist.enabled:
+            return local
+        if self.state.step % self.config.log_interval and self.state.step < self.total_steps:
+            return False
+        flag = torch.tensor([1.0 if local else 0.0], device=self.device)
+        return bool(self.dist.mean(flag).item() > 0)
+
+    def check_real_range(self, real: torch.Tensor) -> None:
+        """The first batch must lie in ``[-1, 1]``, the range every generator's output layer produces.
+
+        Raises:
+            DataError: it does not (the message gives the range found and how to scale).
+        """
+        if self._range_checked:
+            return
+        lo, hi = (v.item() for v in torch.aminmax(real.detach().float()))
+        if lo < -1 - RANGE_TOLERANCE or hi > 1 + RANGE_TOLERANCE:
+            raise DataError(
+                f"real images of data set {self.info.name!r} lie in [{lo:.3f}, {hi:.3f}], but generators produce "
+                f"[-1, 1] (tanh): the discriminator would tell real from fake by range alone. Scale images to "
+                f"[-1, 1] (x / 127.5 - 1 for uint8), not by a mean/std normalisation"
+            )
+        self._range_checked = True
+
+    def check_losses(self, losses: torch.Tensor) -> None:
+        """Raise :class:`TrainingDivergedError` on the first non-finite loss of a window read back."""
+        bad = first_bad_loss(losses, self.state.step)
+        if bad:
+            raise TrainingDivergedError(f"{bad}; " + self.diverged_tail())
+
+    def diverged_tail(self) -> str:
+        if self.last_checkpoint is None:
+            kept = "no checkpoint had been written yet"
+        else:
+            kept = (f"the last good checkpoint, {self.last_checkpoint[1].name} (step {self.last_checkpoint[0]}), "
+                    f"is kept and was not overwritten")
+        return (f"training stopped; {kept}. Resuming would repeat the same steps: start a new run with a lower "
+                f"--lr, another --loss or another --seed")
+
+    def resume_hint(self) -> str:
+        if self.last_checkpoint is None:
+            return "no checkpoint had been written yet"
+        return (f"the last checkpoint ({self.last_checkpoint[1].name}) is kept: free space or fix permissions, then "
+                f"cganzoo run --resume {shlex.quote(str(self.run_dir))}")
+
+    def interrupted(self, stop: StopRequest) -> TrainingInterrupted:
+        step, path = self.last_checkpoint if self.last_checkpoint else (self.state.step, self.run_dir)
+        return TrainingInterrupted(
+            f"stopped by {stop.name} after step {step}; checkpoint written to {path}. "
+            f"Resume with: cganzoo run --resume {shlex.quote(str(self.run_dir))}",
+            signal_name=stop.name, signum=int(stop.signum or 2), step=step, run_dir=str(self.run_dir))
+
+    # -- names kept for code written against the first release ------------------------------------
+
+    @property
+    def generator(self) -> torch.nn.Module:
+        return self.state.generator
+
+    @property
+    def discriminator(self) -> torch.nn.Module:
+        return self.state.discriminator
+
+    @property
+    def step(self) -> int:
+        return self.state.step
+
+
+def _quiet(_: str) -> None:
+    pass
