@@ -177,6 +177,26 @@ def test_a_one_rank_checkpoint_resumes_on_two_ranks(one_rank_run, worker_env, tm
     assert [r["step"] for r in metrics(run)] == [3, 6, 9, 12]
 
 
+def test_a_gradient_penalty_run_on_two_ranks_draws_what_one_process_draws(two_rank_run, worker_env, registry, tmp_path):
+    """WGAN-GP's interpolation weights come from the shared noise generator: drawn for the global batch,
+    each rank keeps its shard, so 2 x 16 computes what 1 x 32 computes (and z stays in step)."""
+    config = {"model": "toy-gan", "loss": "wasserstein-gp",
+              "generator": {"name": "mlp", "params": {"hidden": [32]}},
+              "discriminator": {"name": "mlp", "params": {"hidden": 32, "dropout": 0.0}}}
+    (tmp_path / "gp.json").write_text(json.dumps(config))
+    flags = ["--device", "cpu", "--no-progress", "--batch-size", "32", "--log-interval", "1", "--max-steps", "3"]
+    result = run_cli(["run", "--config", "gp.json", "--nproc", "2", "--out", "two", *flags], worker_env, tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    one = cganzoo.resolve_config(config_file=tmp_path / "gp.json", registry=registry, overrides={
+        "out": str(tmp_path / "one"), "max_steps": 3, "device": "cpu", "batch_size": 32, "log_interval": 1})
+    cganzoo.train(one, progress=False, log=quiet, registry=registry)
+    two, single = metrics(tmp_path / "two"), metrics(tmp_path / "one")
+    assert [r["step"] for r in two] == [r["step"] for r in single] == [1, 2, 3]
+    for a, b in zip(two, single):
+        assert a["d_loss"] == pytest.approx(b["d_loss"], rel=1e-5), a["step"]
+        assert a["g_loss"] == pytest.approx(b["g_loss"], rel=1e-5), a["step"]
+
+
 @pytest.mark.parametrize("mode, blamed", [
     ("die", "rank 1 (local rank 1) failed first, exit code 3"),
     ("stall", "rank 0 (local rank 0) lost contact with the other ranks (exit code 75"),

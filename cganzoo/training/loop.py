@@ -99,8 +99,6 @@ def fit(trainer: Trainer) -> None:
                     end = _step_end(trainer, stop, epoch, d_loss, g_loss)
                     with trainer.clock.paused():
                         trainer.callbacks.on_step_end(trainer, end)
-                    if end.log and state.step % trainer.config.log_interval == 0:
-                        state.losses.clear()  # a final partial window carries on at resume
                     if end.stopping and not end.finished:
                         raise trainer.interrupted(stop)
                     if end.finished or trainer.stop_requested:
@@ -120,4 +118,8 @@ def _step_end(trainer: Trainer, stop: StopRequest, epoch: int, d_loss: torch.Ten
     if log or checkpoint:
         losses = trainer.dist.mean(trainer.state.losses.read())  # the only host sync
         trainer.check_losses(losses)
+        if log and step % cfg.log_interval == 0:
+            # Logged: a checkpoint of this step starts the next window empty. A final partial
+            # window (the budget ended between log steps) is kept and carries on at resume.
+            trainer.state.losses.clear()
     return StepEnd(step, epoch, d_loss, g_loss, losses, log, checkpoint, finished, stopping)

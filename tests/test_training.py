@@ -1,0 +1,297 @@
+"""The open training core: n_dis, per-player optimizers, the EMA of G, TensorBoard, third-party callbacks
+and optimizers, each resumed exactly; what a run records about its plugins."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import json
+
+import pytest
+import torch
+
+import cganzoo
+from cganzoo.cli import main
+from cganzoo.plugins import load_plugins
+from cganzoo.training import Trainer
+from conftest import TOY_ENTRY_POINT, add_entry_points
+
+TRAINING_PLUGIN = importlib.metadata.EntryPoint(name="training-test", value="training_plugin", group="cganzoo")
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def quiet(_):
+    pass
+
+
+def toy_config(tmp_path, name="run", **overrides):
+    base = {"max_steps": 12, "device": "cpu", "log_interval": 4, "sample_interval": 6, "checkpoint_interval": 5,
+            "out": str(tmp_path / name), "batch_size": 32}
+    return cganzoo.resolve_config("toy-gan", overrides={**base, **overrides})
+
+
+def make(tmp_path, registry, name, resume=False, **overrides):
+    return Trainer(toy_config(tmp_path, name, **overrides), tmp_path / name, resume=resume, registry=registry,
+                   progress=False, log=quiet)
+
+
+# -- n_dis ----------------------------------------------------------------------------------------
+
+
+def test_n_dis_makes_that_many_d_updates_per_step_each_on_its_own_batch(tmp_path, registry):
+    trainer = make(tmp_path, registry, "run", d_steps_per_g_step=3, max_steps=4)
+    assert len(trainer.batches) == 512 // (32 * 3)  # steps per epoch: each step takes three batches
+    trainer.run()
+    g_steps = {int(s["step"]) for s in trainer.state.optimizers.generator.optimizer.state.values()}
+    d_steps = {int(s["step"]) for s in trainer.state.optimizers.discriminator.optimizer.state.values()}
+    assert g_steps == {4} and d_steps == {12}
+
+
+def test_an_n_dis_step_is_the_plain_loop_it_describes(tmp_path, registry):
+    """G update on fresh noise, D update 1 on batch 1 with G's fakes, D updates 2..k on their batches with
+    fresh fakes of the updated G: written out plainly, bit for bit."""
+    k = 3
+    a, b = make(tmp_path, registry, "a", d_steps_per_g_step=k), make(tmp_path, registry, "b", d_steps_per_g_step=k)
+    G, D, loss, noise = a.generator, a.discriminator, a.loss, a.state.noise
+    opt_g, opt_d = a.state.optimizers.generator.optimizer, a.state.optimizers.discriminator.optimizer
+    expected = []
+    batches = a.batches.epoch(0)
+    torch.manual_seed(5)  # dropout's draws
+    for _ in range(2):
+        real, labels = next(batches)
+        z = torch.randn(32, 100, generator=noise)
+        y = torch.randint(0, 10, (32,), generator=noise)
+        opt_g.zero_grad()
+        fake = G(z, y)
+        g_loss = loss.generator_loss(D(fake, y))
+        g_loss.backward()
+        opt_g.step()
+        d_losses = []
+        for j in range(k):
+            if j:
+                z = torch.randn(32, 100, generator=noise)
+                y = torch.randint(0, 10, (32,), generator=noise)
+                with torch.no_grad():
+                    fake = G(z, y)
+            opt_d.zero_grad()
+            d_loss = loss.discriminator_loss(D(real[32 * j:32 * (j + 1)], labels[32 * j:32 * (j + 1)]),
+                                             D(fake.detach(), y))
+            d_loss.backward()
+            opt_d.step()
+            d_losses.append(d_loss.detach())
+        expected.append(((d_losses[0] + d_losses[1] + d_losses[2]) / 3).item())
+    got = []
+    batches = b.batches.epoch(0)
+    torch.manual_seed(5)
+    for _ in range(2):
+        d, _ = b.train_step(*next(batches))
+        b.state.step += 1
+        got.append(d.item())
+    assert got == expected
+    for p, q in zip(a.generator.state_dict().values(), b.generator.state_dict().values()):
+        assert torch.equal(p, q)
+
+
+# -- the EMA of G ----------------------------------------------------------------------------------
+
+
+class RecordG(cganzoo.Callback):
+    def __init__(self):
+        self.after = []
+
+    def on_step_end(self, trainer, end):
+        self.after.append({k: v.detach().clone() for k, v in trainer.generator.state_dict().items()})
+
+
+def test_the_ema_is_the_exponential_average_of_g_after_its_start(tmp_path, registry):
+    record = RecordG()
+    config = toy_config(tmp_path, callbacks=[{"name": "ema", "params": {"decay": 0.9, "start": 3}}], max_steps=7)
+    trainer = Trainer(config, tmp_path / "run", registry=registry, progress=False, log=quiet, callbacks=[record])
+    trainer.run()
+    expected = {k: v.clone() for k, v in record.after[2].items()}  # steps 1-3 copy G
+    for weights in record.after[3:]:
+        for k in expected:
+            if expected[k].is_floating_point():
+                expected[k] = 0.9 * expected[k] + 0.1 * weights[k]
+    ema = trainer.sampling_generator().state_dict()
+    for k, v in expected.items():
+        if v.is_floating_point():
+            torch.testing.assert_close(ema[k], v, rtol=1e-6, atol=1e-7, msg=k)
+    first = next(k for k, v in ema.items() if v.is_floating_point())
+    assert not torch.equal(ema[first], trainer.generator.state_dict()[first])
+
+
+def test_grids_sample_eval_and_load_use_the_ema_and_say_so(tmp_path, registry, capsys):
+    config = toy_config(tmp_path, callbacks=[{"name": "ema", "params": {"decay": 0.8}}], max_steps=6)
+    run = cganzoo.train(config, progress=False, log=quiet, registry=registry)
+    checkpoint = run / "checkpoints" / "step_000000006"
+    assert (checkpoint / "generator_ema.safetensors").is_file()
+    state = json.loads((checkpoint / "state.json").read_text())
+    assert state["sampling"]["label"] == "ema" and "decay 0.8" in state["sampling"]["description"]
+    ema, trained = cganzoo.load(run, registry=registry), cganzoo.load(run, registry=registry, weights="trained")
+    assert ema.weights.startswith("EMA of G's weights") and trained.weights == "G"
+    assert not torch.equal(ema.sample([3], n=2), trained.sample([3], n=2))
+    assert main(["sample", str(run), "--labels", "3", "--n", "2", "-o", str(tmp_path / "g.png")]) == 0
+    assert "EMA of G's weights (decay 0.8" in capsys.readouterr().out
+
+
+# -- TensorBoard -----------------------------------------------------------------------------------
+
+
+def read_events(log_dir):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = EventAccumulator(str(log_dir), size_guidance={"scalars": 0, "images": 0})
+    events.Reload()
+    return events
+
+
+def test_tensorboard_writes_losses_speed_and_grids_that_tensorboard_reads_back(tmp_path, registry):
+    run = cganzoo.train(toy_config(tmp_path, callbacks=["tensorboard"]), progress=False, log=quiet, registry=registry)
+    events = read_events(run / "tensorboard")
+    assert {"loss/discriminator", "loss/generator", "speed/images_per_s"} <= set(events.Tags()["scalars"])
+    logged = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    scalars = events.Scalars("loss/discriminator")
+    assert [e.step for e in scalars] == [r["step"] for r in logged] == [4, 8, 12]
+    assert [e.value for e in scalars] == pytest.approx([r["d_loss"] for r in logged], rel=1e-6)
+    assert [e.step for e in events.Images("samples")] == [6, 12]
+
+
+# -- exact resume with every option on ----------------------------------------------------------
+
+
+def everything(**extra):
+    return {"d_steps_per_g_step": 2, "generator_optimizer": {"lr": 1e-4}, "discriminator_optimizer": {"lr": 4e-4},
+            "callbacks": [{"name": "ema", "params": {"decay": 0.9, "start": 2}}, "tensorboard"], **extra}
+
+
+def snapshot(trainer):
+    out = {f"G.{k}": v.clone() for k, v in trainer.generator.state_dict().items()}
+    out.update({f"D.{k}": v.clone() for k, v in trainer.discriminator.state_dict().items()})
+    out.update({f"EMA.{k}": v.clone() for k, v in trainer.sampling_generator().state_dict().items()})
+    tensors, meta = trainer.state.state_dict()
+    out.update({k: v.clone() for k, v in tensors.items()})
+    out["step"], out["python"] = meta["step"], meta["python_random"]
+    return out
+
+
+def test_resume_is_bit_identical_with_n_dis_ttur_ema_and_tensorboard(tmp_path, registry):
+    # 8 steps per epoch (two batches of 32 per step): stop at 5, mid-epoch and mid-log-window.
+    straight = make(tmp_path, registry, "straight", max_steps=12, **everything())
+    straight.run()
+    first = make(tmp_path, registry, "split", max_steps=5, **everything())
+    first.run()
+    torch.manual_seed(123)
+    second = make(tmp_path, registry, "split", resume=True, max_steps=12, **everything())
+    assert int(second.callbacks.callbacks[0].average.n_averaged) == 4  # a copy at step 2, then steps 3, 4, 5
+    second.run()
+    a, b = snapshot(straight), snapshot(second)
+    assert a.keys() == b.keys()
+    for key in a:
+        if isinstance(a[key], torch.Tensor):
+            assert torch.equal(a[key], b[key]), key
+        else:
+            assert a[key] == b[key], key
+    logged = lambda d: [json.loads(x) for x in (tmp_path / d / "metrics.jsonl").read_text().splitlines()]
+    assert [r["d_loss"] for r in logged("straight") if r["step"] in (8, 12)] == \
+        [r["d_loss"] for r in logged("split") if r["step"] in (8, 12)]
+    # TensorBoard dropped nothing it should keep and kept nothing trained again.
+    steps = [e.step for e in read_events(tmp_path / "split" / "tensorboard").Scalars("loss/generator")]
+    assert steps == [r["step"] for r in logged("split")] == [4, 5, 8, 12]
+
+
+# -- third-party callbacks and optimizers, through an entry point --------------------------------
+
+
+@pytest.fixture
+def plugin_registry(monkeypatch):
+    add_entry_points(monkeypatch, TOY_ENTRY_POINT, TRAINING_PLUGIN)
+    host = load_plugins()
+    assert not host.errors, host.errors
+    return host.registry
+
+
+def test_a_third_party_callback_and_optimizer_train_and_resume(tmp_path, plugin_registry):
+    extra = {"optimizer": "rmsprop", "callbacks": [{"name": "count-steps", "params": {"every": 2}}]}
+    first = make(tmp_path, plugin_registry, "run", max_steps=5, **extra)
+    assert type(first.state.optimizers.generator.optimizer) is torch.optim.RMSprop
+    first.run()
+    counter = first.callbacks.callbacks[0]
+    assert (counter.seen, counter.logged) == (2, [4, 5])
+    resumed = make(tmp_path, plugin_registry, "run", resume=True, max_steps=9, **extra)
+    assert resumed.callbacks.callbacks[0].seen == 2  # restored from the checkpoint, tensor included
+    resumed.run()
+    assert resumed.callbacks.callbacks[0].seen == 4
+    record = json.loads((tmp_path / "run" / "config.json").read_text())["components"]
+    assert record["generator_optimizer"]["name"] == "rmsprop"
+    assert record["generator_optimizer"]["plugin"] == "training-test"
+    assert record["callbacks"] == [{"name": "count-steps", "plugin": "training-test", "distribution": None,
+                                    "version": None}]
+
+
+def test_config_json_records_the_plugin_and_distribution_of_every_component(tmp_path, registry):
+    run = cganzoo.train(toy_config(tmp_path, max_steps=1), progress=False, log=quiet, registry=registry)
+    components = json.loads((run / "config.json").read_text())["components"]
+    version = importlib.metadata.version("cganzoo")
+    assert components["generator"] == {"name": "mlp", "plugin": "mlp", "distribution": "cganzoo", "version": version}
+    assert components["loss"]["plugin"] == "losses" and components["dataset"]["plugin"] == "toy"
+    assert components["discriminator_optimizer"] == {"name": "adam", "plugin": "training",
+                                                     "distribution": "cganzoo", "version": version}
+
+
+def test_sampling_needs_only_the_generator_and_its_conditioner(tmp_path, monkeypatch):
+    """A run trained with a discriminator from another plugin samples without that plugin installed."""
+    import types
+    import sys
+
+    import cganzoo_mlp
+
+    module = types.ModuleType("d_only_plugin")
+
+    @cganzoo.hookimpl
+    def register_networks(register):
+        register("other-mlp-d", cganzoo_mlp.MLPDiscriminator, kind="discriminator", params=cganzoo_mlp.MLPDiscriminatorParams)
+
+    module.register_networks = register_networks
+    monkeypatch.setitem(sys.modules, "d_only_plugin", module)
+    installed = importlib.metadata.entry_points
+    d_only = importlib.metadata.EntryPoint(name="d-only", value="d_only_plugin", group="cganzoo")
+    add_entry_points(monkeypatch, TOY_ENTRY_POINT, d_only)
+    with_d = load_plugins().registry
+    run = cganzoo.train(toy_config(tmp_path, max_steps=2, discriminator={"name": "other-mlp-d"}), progress=False,
+                        log=quiet, registry=with_d)
+    monkeypatch.setattr(importlib.metadata, "entry_points", installed)
+    add_entry_points(monkeypatch, TOY_ENTRY_POINT)  # the discriminator's plugin is uninstalled
+    without_d = load_plugins().registry
+    assert "other-mlp-d" not in without_d.names("discriminator")
+    images = cganzoo.load(run, registry=without_d).sample([1, 2], n=3)
+    assert images.shape == (6, 1, 32, 32)
+
+
+# -- the run directory -------------------------------------------------------------------------
+
+
+def test_the_first_status_line_names_the_run_directory(tmp_path, registry):
+    lines = []
+    cganzoo.train(toy_config(tmp_path, max_steps=2), progress=False, log=lines.append, registry=registry)
+    assert lines[0] == f"cganzoo: training toy-gan on toy-digits; outputs in {tmp_path / 'run'}"
+
+
+def test_a_run_that_died_before_its_first_checkpoint_does_not_block_its_directory(tmp_path, registry):
+    config = toy_config(tmp_path, max_steps=3)
+    (tmp_path / "run" / "samples").mkdir(parents=True)
+    (tmp_path / "run" / "config.json").write_text("{}")  # what a run killed in its first steps leaves
+    (tmp_path / "run" / "samples" / "step_1.png").write_bytes(b"x")
+    run = cganzoo.train(config, progress=False, log=quiet, registry=registry)
+    assert (run / "checkpoints" / "latest").read_text().strip() == "step_000000003"
+    assert not (run / "samples" / "step_1.png").exists()
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "notes.txt").write_text("mine")  # anything else is never cleared
+    with pytest.raises(cganzoo.ConfigError, match="is not empty"):
+        cganzoo.train(toy_config(tmp_path, "other", max_steps=3), progress=False, log=quiet, registry=registry)
