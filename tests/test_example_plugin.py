@@ -36,10 +36,21 @@ def test_the_example_plugin_installs_and_trains_through_the_cli(tmp_path):
         return proc.stdout
 
     out = tmp_path / "run"
-    python("-m", "cganzoo", "run", "example-gan", "--max-steps", "30", "--device", "cpu", "--out", str(out),
-           "--no-progress")
+    # Its optimizer for D and its callback, through the CLI; stopped at 20 and resumed to 30.
+    (tmp_path / "extra.yaml").write_text("model: example-gan\ndiscriminator_optimizer: {name: rmsprop, lr: 5.0e-4}\n")
+    python("-m", "cganzoo", "run", "--config", "extra.yaml", "--callbacks", "loss-csv", "--max-steps", "20",
+           "--log-interval", "10", "--device", "cpu", "--out", str(out), "--no-progress")
+    python("-m", "cganzoo", "run", "--resume", str(out), "--max-steps", "30", "--no-progress")
     metrics = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     assert metrics[-1]["step"] == 30
+    assert [line.split(",")[0] for line in (out / "losses.csv").read_text().splitlines()] == ["10", "20", "30"]
+    state = json.loads((out / "checkpoints" / "step_000000030" / "state.json").read_text())
+    assert state["callbacks"]["loss-csv"] == {"rows": 3}  # 2 before the resume, restored, then one more
+    assert "alpha" in state["optimizers"]["opt_d"]["param_groups"][0]  # RMSprop's, for D only
+    assert "betas" in state["optimizers"]["opt_g"]["param_groups"][0]
+    components = json.loads((out / "config.json").read_text())["components"]
+    assert components["discriminator_optimizer"] == {"name": "rmsprop", "plugin": "example",
+                                                     "distribution": "cganzoo-example-plugin", "version": "0.1.0"}
 
     # The rest in one interpreter (each start imports torch): list, plugins, a mixed run, sample.
     script = f"""
@@ -59,11 +70,12 @@ assert main(["eval", {str(out)!r}, "--metrics", "mean-intensity", "--per-class",
     listed = {(c["kind"], c["name"]): c["plugin"] for c in json.loads(listing)}
     for kind, name in [("model", "example-gan"), ("dataset", "bars"), ("conditioner", "thermometer"),
                        ("generator", "linear"), ("discriminator", "linear"), ("loss", "bce-smoothed"),
-                       ("metric", "mean-intensity")]:
+                       ("metric", "mean-intensity"), ("optimizer", "rmsprop"), ("callback", "loss-csv")]:
         assert listed[(kind, name)] == "example", (kind, name)
     plugins = {p["name"]: p["hooks"] for p in json.loads(plugin_list)["plugins"]}
-    assert plugins["example"] == ["register_conditioners", "register_datasets", "register_losses",
-                                  "register_metrics", "register_models", "register_networks"]
+    assert plugins["example"] == ["register_callbacks", "register_conditioners", "register_datasets",
+                                  "register_losses", "register_metrics", "register_models", "register_networks",
+                                  "register_optimizers"]
     assert (tmp_path / "projected" / "checkpoints" / "latest").read_text().strip() == "step_000000003"
     assert Image.open(tmp_path / "grid.png").size == (5 * 28 + 6 * 2, 2 * 28 + 3 * 2)
     # Its metric runs through `cganzoo eval` on 50 generated images (5 per class).

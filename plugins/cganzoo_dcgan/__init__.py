@@ -201,8 +201,8 @@ def register_models(register):
     register("projection-gan", _dcgan({"name": "projection", "params": {"spectral_norm": True}}, "hinge",
                                       d={"norm": "none", "spectral_norm": True}),
              description="projection discriminator (Miyato & Koyama 2018): spectral norm, hinge loss, DCGAN networks")
-    # The paper's Adam (1e-4, betas 0, 0.9) is tuned for five critic steps per generator step; the runner
-    # alternates 1:1, and with it one MNIST epoch gave grey blobs, (2e-4, 0.5, 0.9) legible digits (docs/zoo.md).
-    register("wgan-gp", _dcgan("embedding", "wasserstein-gp", d={"norm": "layer"}, lr=2e-4, b1=0.5, b2=0.9),
-             description="conditional WGAN-GP (Gulrajani et al. 2017): layer-normed DCGAN critic, one critic step "
-                         "per G step, Adam 2e-4 (0.5, 0.9)")
+    # Gulrajani et al. 2017, Algorithm 1: n_critic = 5, Adam lr 1e-4, betas (0, 0.9), lambda = 10.
+    register("wgan-gp", _dcgan("embedding", "wasserstein-gp", d={"norm": "layer"}, lr=1e-4, b1=0.0, b2=0.9,
+                               d_steps_per_g_step=5),
+             description="conditional WGAN-GP (Gulrajani et al. 2017, Alg. 1): layer-normed DCGAN critic, 5 critic "
+                         "steps per G step, Adam 1e-4 (0, 0.9)")

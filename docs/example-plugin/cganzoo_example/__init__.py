@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from torch import nn
 
 from cganzoo import (
+    Callback,
     Conditioner,
     DatasetInfo,
     DiscriminatorNetwork,
@@ -178,6 +179,62 @@ class MeanIntensity:
 @hookimpl
 def register_metrics(register):
     register("mean-intensity", MeanIntensity, description="mean pixel value of generated images")
+
+
+# -- register_optimizers ----------------------------------------------------------------------------
+
+
+class RMSpropParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    alpha: float = Field(0.99, gt=0, lt=1, description="Smoothing of the squared-gradient average.")
+
+
+def make_rmsprop(parameters, lr, betas, weight_decay, fast_path, alpha=0.99):
+    """RMSprop for one player; ``betas`` and the fast path's Adam options do not apply to it."""
+    return torch.optim.RMSprop(parameters, lr=lr, alpha=alpha, weight_decay=weight_decay)
+
+
+@hookimpl
+def register_optimizers(register):
+    register("rmsprop", make_rmsprop, params=RMSpropParams, description="RMSprop (as WGAN used it, Arjovsky 2017)")
+
+
+# -- register_callbacks -----------------------------------------------------------------------------
+
+
+class LossCSVParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    filename: str = Field("losses.csv", min_length=1, description="File in the run directory.")
+
+
+class LossCSV(Callback):
+    """Appends each logged ``step,d_loss,g_loss`` to ``RUN_DIR/losses.csv``; counts the rows it wrote.
+
+    The count is checkpointed (``state_dict``), so a resumed run continues it.
+    """
+
+    def __init__(self, filename: str = "losses.csv") -> None:
+        self.filename, self.rows = filename, 0
+
+    def on_log(self, trainer, record):
+        if trainer.run_dir is None or not trainer.dist.is_main:
+            return
+        with open(trainer.run_dir / self.filename, "a", encoding="utf-8") as f:
+            f.write(f"{record['step']},{record['d_loss']},{record['g_loss']}\n")
+        self.rows += 1
+
+    def state_dict(self):
+        return {"rows": self.rows}
+
+    def load_state_dict(self, state):
+        self.rows = int(state["rows"])
+
+
+@hookimpl
+def register_callbacks(register):
+    register("loss-csv", LossCSV, params=LossCSVParams, description="logged losses as CSV in the run directory")
 
 
 # -- register_models --------------------------------------------------------------------------------
