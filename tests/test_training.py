@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import importlib.metadata
 import json
+import shutil
+from pathlib import Path
 
 import pytest
 import torch
 
 import cganzoo
+import cganzoo.api
 from cganzoo.cli import main
 from cganzoo.plugins import load_plugins
 from cganzoo.training import Trainer
@@ -295,3 +298,25 @@ def test_a_run_that_died_before_its_first_checkpoint_does_not_block_its_director
     (tmp_path / "other" / "notes.txt").write_text("mine")  # anything else is never cleared
     with pytest.raises(cganzoo.ConfigError, match="is not empty"):
         cganzoo.train(toy_config(tmp_path, "other", max_steps=3), progress=False, log=quiet, registry=registry)
+
+
+# -- checkpoints written before the training core was split (format version 1) -----------------
+
+V1_RUN = Path(__file__).resolve().parent / "data" / "checkpoint-v1"
+
+
+def test_a_version_1_checkpoint_samples_evaluates_and_resumes(tmp_path, registry, capsys):
+    """tests/data/checkpoint-v1: toy-gan (8 px, hidden 8) trained 2 steps by the release before the split."""
+    run = shutil.copytree(V1_RUN, tmp_path / "old")
+    assert json.loads((run / "checkpoints" / "step_000000002" / "state.json").read_text())["version"] == 1
+    model = cganzoo.load(run, registry=registry)
+    assert model.step == 2 and model.weights == "G"
+    assert model.sample([1, 2], n=3).shape == (6, 1, 8, 8)
+    report = cganzoo.api.evaluate_run(run, metrics=["parzen-log-likelihood"], per_class=5, registry=registry,
+                                      log=quiet)
+    assert report.step == 2 and report.protocol["generator"] == "G"
+    resumed = Trainer(cganzoo.api.read_run_config(run)[0].model_copy(update={"max_steps": 4}), run, resume=True,
+                      registry=registry, progress=False, log=quiet)
+    assert resumed.step == 2
+    resumed.run()
+    assert cganzoo.load(run, registry=registry).step == 4
