@@ -272,7 +272,8 @@ def latest_checkpoint(run_dir: Path) -> Path:
     if not pointer.is_file() and (Path(run_dir) / "config.json").is_file():
         raise CheckpointError(
             f"run {str(run_dir)!r} has no checkpoint yet: it stopped before writing its first one (they are written "
-            f"every --checkpoint-interval steps and at each epoch end); start it again with another --out"
+            f"every --checkpoint-interval steps and at each epoch end); start it again with the same --out, "
+            f"without --resume"
         )
     if not pointer.is_file():
         raise CheckpointError(
