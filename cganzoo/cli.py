@@ -289,8 +289,9 @@ _FAST_PATH_FIELDS = ("amp", "compile", "cuda_graphs", "adam_impl")
 
 def _add_fast_path_flags(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("fast path (see benchmarks/results for the measured effect of each)")
-    group.add_argument("--amp", choices=("off", "bf16"), default=None,
-                       help="bf16: forward passes under torch.autocast(bfloat16), fp32 weights and Adam (default off)")
+    group.add_argument("--amp", choices=("off", "bf16", "auto"), default=None,
+                       help="bf16: forward passes under torch.autocast(bfloat16), fp32 weights and Adam, refused where "
+                            "bf16 is emulated; auto: bf16 only where the hardware runs it natively (default off)")
     group.add_argument("--compile", action="store_const", const=True, default=None,
                        help="torch.compile G and D (compiling takes 1-4 minutes on a 2-core CPU with a cold cache)")
     group.add_argument("--cuda-graphs", dest="cuda_graphs", action="store_const", const=True, default=None,

@@ -126,8 +126,10 @@ class RunConfig(BaseModel):
                                                                      "others before the job fails.")
 
     # The fast path (cganzoo/fastpath.py). Defaults compute exactly the reference's arithmetic on CPU.
-    amp: Literal["off", "bf16"] = Field("off", description="'bf16': G and D forward passes under torch.autocast "
-                                        "(bfloat16), fp32 master weights and optimizer; 'off': fp32 throughout.")
+    amp: Literal["off", "bf16", "auto"] = Field(
+        "off", description="'bf16': G and D forward passes under torch.autocast (bfloat16), fp32 master weights and "
+                           "optimizer, refused where bf16 is emulated; 'auto': bf16 where the device runs it natively, "
+                           "else fp32; 'off' (default, the reference's exact arithmetic): fp32 throughout.")
     compile: bool = Field(False, description="torch.compile G and D (minutes of compile time on a small CPU).")
     cuda_graphs: bool = Field(False, description="Capture the whole training step as one CUDA graph (CUDA only).")
     adam_impl: Literal["auto", "fused", "foreach", "for-loop"] = Field(

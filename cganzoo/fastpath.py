@@ -56,14 +56,48 @@ CUDA_GRAPH_WARMUP_STEPS = 3
 StepFn = Callable[[torch.Tensor, torch.Tensor], "tuple[torch.Tensor, torch.Tensor]"]
 
 
+def bf16_support(device: torch.device) -> tuple[bool, str]:
+    """Whether ``device`` runs bf16 matrix products natively, and what was detected, in words.
+
+    On CPU this is oneDNN's own check (``torch.ops.mkldnn._is_mkldnn_bf16_supported()``:
+    AVX-512 with the BF16 extension, or AMX); without it, autocast to bf16 emulates
+    every product and was measured 8x slower than fp32 on an AVX2 machine. On CUDA it
+    is ``torch.cuda.is_bf16_supported()`` (compute capability 8.0 and up).
+    """
+    if device.type == "cuda":
+        native = bool(torch.cuda.is_bf16_supported())
+        name = torch.cuda.get_device_name(device)
+        return native, f"{name} {'supports' if native else 'has no'} native bf16"
+    try:
+        native = bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        native = False
+    capability = torch.backends.cpu.get_cpu_capability()
+    return native, (f"this CPU runs bf16 matrix products natively (oneDNN; kernels {capability})" if native else
+                    f"this CPU has no native bf16 (no AVX-512 BF16 or AMX; kernels {capability}): bf16 is emulated")
+
+
+def resolved_amp(config: RunConfig, device: torch.device) -> str:
+    """What ``amp`` means on ``device``: ``"auto"`` is ``"bf16"`` where bf16 is native, else ``"off"``."""
+    if config.amp == "auto":
+        return "bf16" if bf16_support(device)[0] else "off"
+    return config.amp
+
+
 def check_fast_path(config: RunConfig, device: torch.device) -> None:
-    """Reject fast-path options the device cannot run, before any data is loaded.
+    """Reject fast-path options the device cannot run, or would run slowly, before any data is loaded.
 
     Raises:
-        ConfigError: ``cuda_graphs`` off CUDA or with a scheduled optimizer (sgd);
-            ``compile`` on CPU without a C++ compiler; ``adam_impl="fused"`` on a
-            device without a fused Adam.
+        ConfigError: ``amp="bf16"`` where bf16 is emulated (several times slower
+            than fp32); ``cuda_graphs`` off CUDA or with a scheduled optimizer
+            (sgd); ``compile`` on CPU without a C++ compiler; ``adam_impl="fused"``
+            on a device without a fused Adam.
     """
+    if config.amp == "bf16":
+        native, why = bf16_support(device)
+        if not native:
+            raise ConfigError(f"amp 'bf16' on {str(device)!r} would be slow: {why}, several times slower than fp32; "
+                              f"use --amp auto (bf16 only where it is native) or --amp off")
     if config.cuda_graphs and config.optimizer.name != "adam":
         # A replayed graph reuses the hyper-parameters it was captured with; a schedule that changes
         # them between steps (sgd's lr and momentum) would silently stop taking effect.
@@ -90,7 +124,7 @@ def resolved_adam_impl(config: RunConfig, device: torch.device) -> str:
     """The Adam kernel ``adam_impl="auto"`` stands for on ``device`` (see module docstring)."""
     if config.adam_impl != "auto":
         return config.adam_impl
-    if device.type == "cuda" or config.amp != "off" or config.compile:
+    if device.type == "cuda" or resolved_amp(config, device) != "off" or config.compile:
         return "fused"
     return "foreach"
 
@@ -118,9 +152,10 @@ def fast_modules(config: RunConfig, device: torch.device, generator: torch.nn.Mo
     Call it once the training state is final (after a checkpoint is loaded, after
     callbacks such as the EMA copied G): a copy made later would share the wrapper.
     """
-    if config.amp != "off":
+    amp = resolved_amp(config, device)
+    if amp != "off":
         for module in (generator, discriminator):
-            autocast_forward(module, device.type, AMP_DTYPES[config.amp])
+            autocast_forward(module, device.type, AMP_DTYPES[amp])
     if config.compile:
         generator.compile()
         discriminator.compile()

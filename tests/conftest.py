@@ -54,6 +54,19 @@ def toy_plugin(monkeypatch):
 
 
 @pytest.fixture
+def native_bf16(monkeypatch):
+    """Let bf16 autocast run on any CPU, as on one with native bf16 (AVX-512 BF16 or AMX).
+
+    cganzoo refuses ``amp: bf16`` where bf16 is emulated (it is several times slower
+    there); tests of what bf16 computes are about arithmetic, not speed, so they run
+    everywhere with this.
+    """
+    from cganzoo import fastpath
+
+    monkeypatch.setattr(fastpath, "bf16_support", lambda device: (True, "treated as native by a test"))
+
+
+@pytest.fixture
 def registry(toy_plugin):
     """A registry with the built-in plugins and the toy plugin."""
     host = plugins.load_plugins()

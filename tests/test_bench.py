@@ -56,7 +56,7 @@ def test_reference_pipeline_reads_the_data_through_torchvision(tmp_path, registr
     assert all(v == v for v in pipeline.last_losses)
 
 
-def test_bench_rows_ratios_and_outputs(tmp_path, registry):
+def test_bench_rows_ratios_and_outputs(tmp_path, registry, native_bf16):
     options = BenchOptions(filter="toy-*", device="cpu", reference_model="toy-gan", batch_size=16,
                            variants=("fp32", "bf16"), sweep_variants=("fp32",), batch_sizes=(16, 32),
                            log=lambda _: None, **QUICK)
@@ -75,9 +75,12 @@ def test_bench_rows_ratios_and_outputs(tmp_path, registry):
     assert ref.mflop_per_image > result.rows[1].mflop_per_image  # the reference also computes D's grads in the G step
     assert {(m.dtype, m.m, m.k, m.n) for m in result.matmul} == {
         ("fp32", 64, 1024, 1024), ("fp32", 1024, 1024, 1024), ("bf16", 64, 1024, 1024), ("bf16", 1024, 1024, 1024)}
+    assert result.machine["bf16"] == {"native": True, "detail": "treated as native by a test"}
+    for row in result.rows:  # a fraction of the roof, or why none is shown (never above 100%)
+        assert (row.roofline_pct is not None and 0 < row.roofline_pct <= 100) or row.roofline_basis.startswith("not shown")
     bf16_row = result.rows[2]
-    assert bf16_row.roofline_basis.startswith("bf16 matmul")
-    assert result.rows[1].roofline_basis.startswith("fp32 matmul")
+    assert bf16_row.roofline_basis.startswith(("bf16 matmul", "not shown"))
+    assert result.rows[1].roofline_basis.startswith(("fp32 matmul", "not shown"))
 
     paths = write_results(result, tmp_path / "results")
     assert sorted(p.name for p in paths) == ["cpu-sweep.png", "cpu.csv", "cpu.json", "cpu.md"]
@@ -101,7 +104,7 @@ def test_bench_crosses_conditioners_and_losses(tmp_path, registry):
     assert result.reference is None and all(r.vs_reference is None for r in result.rows)
 
 
-def test_cganzoo_bench_command(toy_plugin, tmp_path, capsys, toy_judge_dir):
+def test_cganzoo_bench_command(toy_plugin, tmp_path, capsys, toy_judge_dir, native_bf16):
     code = main(["bench", "--filter", "toy-gan", "--reference-model", "toy-gan", "--device", "cpu",
                  "--data-dir", str(toy_judge_dir), "--quality-eval-samples", "10",
                  "--batch-size", "16", "--variants", "fp32", "--sweep-variants", "fp32", "--batch-sizes", "16",

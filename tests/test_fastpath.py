@@ -96,7 +96,7 @@ def test_default_fast_path_is_bit_identical_to_the_plain_loop_on_cpu(tmp_path, r
     assert same_state(fast.generator, plain.generator) and same_state(fast.discriminator, plain.discriminator)
 
 
-def test_bf16_fast_path_is_the_plain_autocast_loop_and_close_to_fp32(tmp_path, registry):
+def test_bf16_fast_path_is_the_plain_autocast_loop_and_close_to_fp32(tmp_path, registry, native_bf16):
     # With the same (default, single-tensor) Adam kernel, the bf16 path equals the straightforward autocast loop.
     fast = make_trainer(tmp_path, registry, "fast", amp="bf16", adam_impl="for-loop")
     plain = make_trainer(tmp_path, registry, "plain")
@@ -159,7 +159,7 @@ def test_cuda_graphs_off_cuda_is_a_config_error(tmp_path, registry):
         make_trainer(tmp_path, registry, "run", cuda_graphs=True)
 
 
-def test_amp_and_adam_flags_reach_the_run_config(toy_plugin, tmp_path):
+def test_amp_and_adam_flags_reach_the_run_config(toy_plugin, tmp_path, native_bf16):
     import json
 
     from cganzoo.cli import main
@@ -212,7 +212,7 @@ def test_cuda_graphs_on_cpu_from_the_cli_is_one_line_exit_2(toy_plugin, tmp_path
 
 
 @pytest.mark.parametrize("model", load_plugins().registry.names("model"))
-def test_every_model_trains_under_bf16_autocast_close_to_fp32(model, tmp_path, registry):
+def test_every_model_trains_under_bf16_autocast_close_to_fp32(model, tmp_path, registry, native_bf16):
     """Every registered model's bf16 steps track its fp32 steps, and D's outputs come back in fp32."""
     runs = {}
     for amp in ("off", "bf16"):
@@ -232,3 +232,51 @@ def test_every_model_trains_under_bf16_autocast_close_to_fp32(model, tmp_path, r
 def test_cuda_graphs_refuse_a_scheduled_optimizer(tmp_path, registry):
     with pytest.raises(ConfigError, match="cuda_graphs needs a constant optimizer, but optimizer 'sgd'"):
         make_trainer(tmp_path, registry, "run", cuda_graphs=True, optimizer={"name": "sgd"})
+
+
+# -- no slow surprises: bf16 only where the hardware runs it --------------------------------------
+
+
+@pytest.fixture
+def emulated_bf16(monkeypatch):
+    """A CPU without native bf16 (an AVX2 machine): oneDNN's check says no."""
+    monkeypatch.setattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda: False)
+
+
+def test_bf16_where_it_is_emulated_is_refused_before_training_in_one_line(emulated_bf16, toy_plugin, tmp_path,
+                                                                          capsys):
+    from cganzoo.cli import main
+
+    code = main(["run", "toy-gan", "--max-steps", "2", "--device", "cpu", "--out", str(tmp_path / "run"),
+                 "--no-progress", "--amp", "bf16"])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and len(err.splitlines()) == 1
+    assert err.startswith("cganzoo: error: amp 'bf16' on 'cpu' would be slow: this CPU has no native bf16")
+    assert "use --amp auto (bf16 only where it is native) or --amp off" in err
+    assert not (tmp_path / "run").exists()
+
+
+def test_amp_auto_is_bf16_where_native_and_fp32_where_emulated(tmp_path, registry, monkeypatch):
+    from cganzoo import fastpath
+
+    native = make_trainer(tmp_path, registry, "native", amp="auto") if fastpath.bf16_support(torch.device("cpu"))[0] \
+        else None
+    monkeypatch.setattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda: False)
+    emulated = make_trainer(tmp_path, registry, "emulated", amp="auto")
+    assert fastpath.resolved_amp(emulated.config, emulated.device) == "off"
+    assert not hasattr(emulated.generator.forward, "__wrapped__")  # no autocast wrapper: plain fp32
+    assert emulated.state.optimizers.generator.optimizer.defaults["foreach"] is True  # the exact kernel
+    if native is not None:  # this machine has native bf16: auto turns it on
+        assert hasattr(native.generator.forward, "__wrapped__")
+        assert native.state.optimizers.generator.optimizer.defaults["fused"] is True
+
+
+def test_the_bench_never_shows_a_fraction_of_a_roof_it_does_not_trust():
+    from cganzoo.bench.suite import roofline_fraction
+
+    assert roofline_fraction(50.0, 100.0, "fp32") == (50.0, "fp32 matmul 100 GFLOP/s")
+    pct, why = roofline_fraction(120.0, 100.0, "fp32")
+    assert pct is None and "exceeds the fp32 roof of 100 GFLOP/s" in why
+    pct, why = roofline_fraction(20.0, 1.0, "bf16", emulated=True)
+    assert pct is None and "bf16 is emulated on this CPU" in why
+    assert roofline_fraction(20.0, None, "bf16")[0] is None

@@ -52,8 +52,11 @@ def describe_machine(device: torch.device) -> dict[str, Any]:
     Keys: ``processor``, ``logical_cpus``, ``torch_threads``, ``cpu_flags``,
     ``cpu_capability`` (the SIMD level PyTorch dispatches to), ``memory_gib``,
     ``accelerator`` (CUDA device name, capability and memory, or ``None``),
-    ``platform``, ``versions``, ``load_average_start``.
+    ``platform``, ``versions``, ``load_average_start``, ``bf16`` (``{"native": bool,
+    "detail": str}``: whether bf16 matrix products run natively on the device).
     """
+    from cganzoo import fastpath
+
     cpu = _cpuinfo()
     flags = set(cpu.get("flags", "").split())
     accelerator = None
@@ -72,4 +75,5 @@ def describe_machine(device: torch.device) -> dict[str, Any]:
         "platform": platform.platform(),
         "versions": package_versions(),
         "load_average_start": load_average(),
+        "bf16": dict(zip(("native", "detail"), fastpath.bf16_support(device))),
     }

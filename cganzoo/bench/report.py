@@ -99,6 +99,7 @@ def markdown(result: BenchResult, *, title: str | None = None, preamble: str = "
         f"- processor: {m['processor']}, {m['logical_cpus']} logical CPUs, torch uses {m['torch_threads']} threads; "
         f"flags {', '.join(m['cpu_flags']) or 'none of interest'}; PyTorch CPU kernels: {m['cpu_capability']}",
         f"- memory: {m['memory_gib']} GiB",
+        f"- bf16: {'native' if m.get('bf16', {}).get('native') else 'emulated'} ({m.get('bf16', {}).get('detail', 'not recorded')})",
         f"- accelerator: {acc['name']} (compute capability {acc['capability']}, {acc['memory_gib']} GiB, CUDA {acc['cuda']})"
         if acc else "- accelerator: none (CPU run)",
         f"- software: {m['platform']}; " + ", ".join(f"{k} {v}" for k, v in m["versions"].items()),
@@ -107,14 +108,17 @@ def markdown(result: BenchResult, *, title: str | None = None, preamble: str = "
         f"the machine and the figures below are low.",
         f"- taken {stamp}; the whole run took {result.seconds:.0f} s; command: `{result.options.get('command', '')}`",
         "", "## Matrix-product throughput (the roof)", "",
-        "| dtype | m x k x n | ms | GFLOP/s |", "|---|---|---:|---:|",
+        "| dtype | m x k x n | ms | GFLOP/s | |", "|---|---|---:|---:|---|",
     ]
-    lines += [f"| {r.dtype} | {r.m}x{r.k}x{r.n} | {r.seconds * 1e3:.2f} | {r.gflops:.0f} |" for r in result.matmul]
+    emulated = not m.get("bf16", {}).get("native", True)
+    lines += [f"| {r.dtype} | {r.m}x{r.k}x{r.n} | {r.seconds * 1e3:.2f} | {r.gflops:.0f} | "
+              f"{'emulated: no native bf16 here' if r.dtype == 'bf16' and emulated else ''} |" for r in result.matmul]
     lines += ["", "`% matmul` below is a row's achieved GFLOP/s over the best matrix-product figure of its dtype "
               "(fp32 rows against fp32, bf16 rows against bf16), both from this run.", ""]
     main = _section_rows(result, "reference") + _section_rows(result, "table")
     if main:
         lines += [f"## Models at batch {result.options.get('batch_size')}", "", _md_table(main), ""]
+        lines += _roof_notes(main)
         ref = result.reference
         if ref:
             lines += [f"The first row is the reference pipeline (torchvision `MNIST` + per-sample PIL "
@@ -124,6 +128,7 @@ def markdown(result: BenchResult, *, title: str | None = None, preamble: str = "
     sweep = _section_rows(result, "sweep")
     if sweep:
         lines += ["## Batch-size sweep", "", _md_table(sweep), ""]
+        lines += _roof_notes(sweep)
         if plot_name:
             lines += [f"![throughput against batch size]({plot_name})", ""]
     if result.quality:
@@ -135,6 +140,13 @@ def markdown(result: BenchResult, *, title: str | None = None, preamble: str = "
                   f"are in the CSV column `all_images_per_s`. The model table's peak memory then includes the other "
                   f"rows' trainers, all alive at once.", ""]
     return "\n".join(lines)
+
+
+def _roof_notes(rows: Sequence[Row]) -> list[str]:
+    """One line per row whose `% matmul` is not shown, saying why."""
+    notes = [f"- {r.model} {r.variant} batch {r.batch_size}: `% matmul` {r.roofline_basis}" for r in rows
+             if r.status == "ok" and r.roofline_pct is None and (r.roofline_basis or "").startswith("not shown")]
+    return notes + [""] if notes else []
 
 
 def _quality_section(result: BenchResult, plot_name: str | None) -> list[str]:

@@ -43,6 +43,7 @@ from cganzoo.config import RunConfig
 from cganzoo.errors import CganzooError, ConfigError
 from cganzoo.registry import Registry
 from cganzoo.device import resolve_device
+from cganzoo import fastpath
 from cganzoo.training import Trainer
 
 #: Variant name tokens (joined with ``+``, e.g. ``bf16+compile``) -> RunConfig fields.
@@ -219,6 +220,7 @@ class _Bench:
         self.registry = _memoized_datasets(get_registry(registry))
         self.tmp = tempfile.TemporaryDirectory(prefix="cganzoo-bench-")
         self.roof: dict[str, float | None] = {}
+        self.bf16_native = fastpath.bf16_support(self.device)[0]
         self.flops: dict[str, float] = {}
 
     # -- configs -------------------------------------------------------------------------------
@@ -280,7 +282,7 @@ class _Bench:
         if first:
             row.warmup_s = m.warmup_s
         if row.images_per_s is None or m.images_per_s > row.images_per_s:
-            self.fill(row, m, prepared.flops, basis="bf16" if config.amp == "bf16" else "fp32")
+            self.fill(row, m, prepared.flops, basis=fastpath.resolved_amp(config, self.device).replace("off", "fp32"))
         self.o.log(f"bench: {row.section:9} {row.model} {row.conditioner}/{row.loss} {row.variant} batch "
                    f"{row.batch_size}: {m.images_per_s:,.0f} img/s, {m.step_ms:.1f} ms/step, "
                    f"{prepared.flops * m.images_per_s / 1e9:.1f} GFLOP/s, peak {m.peak_memory_mib:,.0f} MiB")
@@ -297,9 +299,8 @@ class _Bench:
         row.peak_memory_mib, row.memory_kind = m.peak_memory_mib, m.memory_kind
         row.mflop_per_image = flops_per_image / 1e6
         row.gflops = flops_per_image * m.images_per_s / 1e9
-        peak = self.roof.get(basis)
-        if peak:
-            row.roofline_pct, row.roofline_basis = 100 * row.gflops / peak, f"{basis} matmul {peak:.0f} GFLOP/s"
+        row.roofline_pct, row.roofline_basis = roofline_fraction(row.gflops, self.roof.get(basis), basis,
+                                                                 emulated=basis == "bf16" and not self.bf16_native)
         if self.train_size:
             row.epoch_s = self.train_size / m.images_per_s
 
@@ -348,6 +349,24 @@ class _Bench:
         return window, flops
 
     train_size: int | None = None
+
+
+def roofline_fraction(gflops: float, peak: float | None, basis: str, *, emulated: bool = False
+                      ) -> tuple[float | None, str]:
+    """A row's ``% matmul`` and what it was measured against, or ``None`` and why it is not shown.
+
+    Never above 100%: a row faster than the roof means the roof is not the
+    hardware's (other work slowed the roof's timing, or the dtype is emulated,
+    where the product kernel is not what limits the row); the reason is given instead.
+    """
+    if peak is None or peak <= 0:
+        return None, f"not shown: no {basis} matrix-product roof was measured in this run"
+    if emulated:
+        return None, f"not shown: {basis} is emulated on this CPU, so its {peak:.0f} GFLOP/s roof is no hardware limit"
+    if gflops > peak:
+        return None, (f"not shown: the row's {gflops:.0f} GFLOP/s exceeds the {basis} roof of {peak:.0f} GFLOP/s "
+                      f"measured in this run (the roof was timed while other work shared the machine)")
+    return 100 * gflops / peak, f"{basis} matmul {peak:.0f} GFLOP/s"
 
 
 _ROW_ERRORS = (CganzooError, RuntimeError, FloatingPointError, MemoryError, ValueError)
