@@ -7,13 +7,13 @@ code (2 for bad input), never a traceback.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from pathlib import Path
 from typing import Any, Sequence
 
 from cganzoo.errors import CganzooError, ConfigError, OutputError, TrainingInterrupted
+from cganzoo.io import atomic_write_text, check_output_dir, check_output_file, dumps_json
 from cganzoo.launch import add_launch_arguments
 
 #: ``cganzoo run`` flags that map one-to-one onto RunConfig fields.
@@ -188,7 +188,7 @@ def _list(args: argparse.Namespace) -> int:
         raise UnknownComponentError(f"unknown kind {args.kind!r}; choose one of: {', '.join(KINDS)}")
     components = list_components(args.kind, args.filter)
     if args.json:
-        print(json.dumps([{"kind": c.kind, "name": c.name, "plugin": c.plugin, "description": c.description,
+        print(dumps_json([{"kind": c.kind, "name": c.name, "plugin": c.plugin, "description": c.description,
                            "params": c.params.model_json_schema().get("properties", {})} for c in components],
                          indent=2))
         return 0
@@ -208,7 +208,7 @@ def _plugins(args: argparse.Namespace) -> int:
         entries.append({"name": name, "module": getattr(plugin, "__name__", repr(plugin)), "hooks": hooks.get(name, [])})
     entries.sort(key=lambda e: e["name"])
     if args.json:
-        print(json.dumps({"plugins": entries, "errors": host.errors}, indent=2))
+        print(dumps_json({"plugins": entries, "errors": host.errors}, indent=2))
         return 0
     _print_table(("PLUGIN", "MODULE", "HOOKS"), [(e["name"], e["module"], ", ".join(e["hooks"])) for e in entries])
     return 0
@@ -220,10 +220,7 @@ def _sample(args: argparse.Namespace) -> int:
 
     if args.n < 1:
         raise ConfigError(f"--n must be at least 1, got {args.n}")
-    parent = args.output.parent
-    if not parent.is_dir():
-        raise ConfigError(f"-o {str(args.output)!r}: directory {str(parent)!r} does not exist (or is not a "
-                          f"directory); create it first or write elsewhere")
+    check_output_file(args.output, "-o")  # before loading and sampling, not after
     model = load(args.run_dir, device=args.device)
     # Class indices and names, and free text where the conditioner takes it (word-vectors).
     labels = model.parse_conditions(args.labels)
@@ -234,7 +231,8 @@ def _sample(args: argparse.Namespace) -> int:
     try:
         path = save_grid(images, args.output, nrow=args.n)
     except OSError as exc:
-        raise OutputError(f"could not write {str(args.output)!r}: {exc.strerror or exc}") from None
+        raise OutputError(f"could not write {str(args.output)!r}: {exc.strerror or exc}; {images.shape[0]} images "
+                          f"were sampled but not saved") from None
     print(f"wrote {path} ({images.shape[0]} images from step {model.step}, one row per label)")
     return 0
 
@@ -335,6 +333,8 @@ def _bench(args: argparse.Namespace) -> int:
         raise ConfigError("--seconds and --matmul-seconds must be positive, --warmup-steps at least 0 and "
                           f"--min-steps at least 1; got {args.seconds}, {args.matmul_seconds}, {args.warmup_steps}, "
                           f"{args.min_steps}")
+    if not args.no_write:
+        check_output_dir(args.out, "--out")  # before minutes of timing, not after
     options = BenchOptions(
         filter=args.filter, device=args.device, conditioners=args.conditioners, losses=args.losses,
         dataset=args.dataset, data_dir=args.data_dir, batch_size=args.batch_size,
@@ -349,38 +349,48 @@ def _bench(args: argparse.Namespace) -> int:
     result.options["command"] = "cganzoo " + shlex.join(sys.argv[1:] if sys.argv[1:2] == ["bench"] else ["bench"])
     print(console_table(result))
     if not args.no_write:
-        for path in write_results(result, args.out, tag=args.tag, preamble=args.note):
+        try:
+            written = write_results(result, args.out, tag=args.tag, preamble=args.note)
+        except OSError as exc:
+            raise OutputError(f"could not write the benchmark results to {str(args.out)!r}: {exc.strerror or exc}; "
+                              f"the table above holds the figures") from None
+        for path in written:
             print(f"wrote {path}")
     print(f"bench took {result.seconds:.0f} s")
     return 0
 
 
 def _eval(args: argparse.Namespace) -> int:
-    from cganzoo.checkpoint import atomic_write_text
-    from cganzoo.errors import ConfigError
     from cganzoo.evaluation import evaluate_run
 
     if args.per_class < 1:
         raise ConfigError(f"--per-class must be at least 1, got {args.per_class}")
     metrics = [m.strip() for m in args.metrics.split(",") if m.strip()] if args.metrics else None
+    if args.output:
+        check_output_file(args.output, "-o")  # before minutes of evaluation, not after
 
     def log(line: str) -> None:
         print(line, file=sys.stderr)
 
     report = evaluate_run(args.run_dir, metrics=metrics, per_class=args.per_class, seed=args.seed,
                           device=args.device, data_dir=args.data_dir, log=log)
-    record = report.to_json()
-    if args.output:
-        atomic_write_text(args.output, json.dumps(record, indent=2) + "\n")
+    text = dumps_json(report.to_json(), indent=2)
+    # What was computed is printed first: a file that cannot be written at the end loses nothing.
     if args.json:
-        print(json.dumps(record, indent=2))
+        print(text, flush=True)
     else:
         from cganzoo.api import read_run_config
 
         _, run_record = read_run_config(args.run_dir)
         names = run_record.get("dataset", {}).get("class_names")
         print(f"{args.run_dir} (step {report.step})")
-        print(report.format_table(names))
+        print(report.format_table(names), flush=True)
+    if args.output:
+        try:
+            atomic_write_text(args.output, text + "\n")
+        except OSError as exc:
+            raise OutputError(f"could not write the report to {str(args.output)!r}: {exc.strerror or exc}; "
+                              f"it was printed above") from None
     return 0
 
 
