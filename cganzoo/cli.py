@@ -7,12 +7,13 @@ code (2 for bad input), never a traceback.
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import sys
 from pathlib import Path
 from typing import Any, Sequence
 
-from cganzoo.errors import CganzooError, ConfigError, OutputError, TrainingInterrupted
+from cganzoo.errors import CganzooError, ConfigError, OutputError, TrainingInterrupted, one_line
 from cganzoo.io import atomic_write_text, check_output_dir, check_output_file, dumps_json
 from cganzoo.launch import add_launch_arguments
 
@@ -63,6 +64,18 @@ class _Parser(argparse.ArgumentParser):
         sys.exit(2)
 
 
+def _verbose_parent() -> argparse.ArgumentParser:
+    parent = argparse.ArgumentParser(add_help=False)
+    parent.add_argument("--verbose", action="store_true",
+                        help="after an error or warning line, print the details behind it (each data source's "
+                             f"reason, a plugin's full validation message); same as {VERBOSE_ENV}=1")
+    return parent
+
+
+#: Environment variable that has the effect of --verbose (and carries it to torchrun's workers).
+VERBOSE_ENV = "CGANZOO_VERBOSE"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="cganzoo",
@@ -70,6 +83,8 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Example: cganzoo run mlp-cgan --dataset mnist --epochs 1 --device cpu",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    # Every command takes --verbose: errors stay one line, the details behind them follow it.
+    sub.add_parser = functools.partial(sub.add_parser, parents=[_verbose_parent()])  # type: ignore[method-assign]
 
     run = sub.add_parser("run", help="train a model", description=(
         "Train MODEL (see `cganzoo list model`). Settings resolve as: defaults (the reference MLP CGAN's), "
@@ -406,6 +421,19 @@ _COMMANDS = {"run": _run, "list": _list, "plugins": _plugins, "sample": _sample,
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``cganzoo`` console script; returns the exit code."""
     args = build_parser().parse_args(argv)
+    before = os.environ.get(VERBOSE_ENV)
+    if getattr(args, "verbose", False):
+        os.environ[VERBOSE_ENV] = "1"  # read by the plugin loader's warnings, and inherited by torchrun's workers
+    try:
+        return _main(args)
+    finally:
+        if before is None:
+            os.environ.pop(VERBOSE_ENV, None)
+        else:
+            os.environ[VERBOSE_ENV] = before
+
+
+def _main(args: argparse.Namespace) -> int:
     try:
         return _COMMANDS[args.command](args)
     except TrainingInterrupted as exc:  # not an error: the run stopped cleanly and can be resumed
@@ -413,7 +441,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"cganzoo: {exc}", file=sys.stderr)
         return exc.exit_code
     except CganzooError as exc:
-        print(f"cganzoo: error: {exc}", file=sys.stderr)
+        print(error_line(exc), file=sys.stderr)
+        details = error_details(exc)
+        if details and verbose():
+            print(details, file=sys.stderr)
         return getattr(exc, "exit_code", 1)
     except KeyboardInterrupt:
         print("cganzoo: interrupted", file=sys.stderr)
@@ -422,6 +453,27 @@ def main(argv: Sequence[str] | None = None) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())  # Python's flush at exit would fail again
         return 1
+
+
+def verbose() -> bool:
+    """Whether ``--verbose`` (or ``CGANZOO_VERBOSE=1``) asks for the details behind errors and warnings."""
+    return os.environ.get(VERBOSE_ENV, "") not in ("", "0")
+
+
+def error_line(exc: CganzooError) -> str:
+    """The one line the CLI prints for ``exc``: ``cganzoo: error: ...``, with a pointer to --verbose if it has details."""
+    line = f"cganzoo: error: {one_line(str(exc))}"
+    if error_details(exc) and not verbose():
+        line += " (--verbose shows details)"
+    return line
+
+
+def error_details(exc: CganzooError) -> str:
+    """What ``--verbose`` prints after the error line: the error's ``details``, each line indented."""
+    text = getattr(exc, "details", None) or ""
+    if "\n" in str(exc):  # a message written over several lines: its full form is a detail
+        text = str(exc) + ("\n" + text if text else "")
+    return "\n".join(f"  {line}" for line in text.splitlines() if line.strip())
 
 
 if __name__ == "__main__":

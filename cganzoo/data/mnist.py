@@ -187,7 +187,7 @@ def load_mnist(
         log(f"mnist: verified data from {source}")
         _write_cache(cache_path, arrays, source, log)
         return _to_splits(arrays)
-    raise DataError(_no_source_message(search_root, failures))
+    raise DataError(_no_source_line(search_root, failures), details=_no_source_message(search_root, failures))
 
 
 def _to_splits(arrays: _Arrays) -> MnistSplits:
@@ -224,6 +224,13 @@ def _one_line(err: BaseException) -> str:
     if not isinstance(err, DataError):
         text = f"{type(err).__name__}: {text}"
     return text if len(text) <= 300 else text[:297] + "..."
+
+
+def _no_source_line(search_root: Path, failures: list[str]) -> str:
+    """The one-line error; :func:`_no_source_message` has the same as a list, for ``--verbose``."""
+    return (f"mnist: every source failed ({'; '.join(failures)}); put the four IDX files ({', '.join(_IDX_NAMES)}, "
+            f"each optionally .gz) in {search_root} or its MNIST/raw or raw subdirectory, or name their directory "
+            f"with --data-dir DIR or CGANZOO_DATA_DIR")
 
 
 def _no_source_message(search_root: Path, failures: list[str]) -> str:

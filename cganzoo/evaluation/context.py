@@ -78,7 +78,8 @@ class EvaluationContext:
     Args:
         samples: Generated images, float ``(N, C, h, w)`` in ``[-1, 1]`` (any
             size; the judge resizes to the data set's native size), on the CPU.
-        sample_labels: int64 ``(N,)``: the condition ``y`` each image was generated for.
+        sample_labels: ``(N,)`` of any integer dtype (stored as int64): the condition ``y`` each image was
+            generated for.
         data: The real data set: uint8 train split and test split at native size.
         seed: The evaluation seed (recorded; metrics that draw random numbers
             derive their generators from it).
@@ -104,6 +105,10 @@ class EvaluationContext:
 
     def __post_init__(self) -> None:
         check_unit_range(self.samples, what="generated images")
+        labels = self.sample_labels
+        if isinstance(labels, torch.Tensor) and not (labels.dtype.is_floating_point or labels.dtype.is_complex
+                                                     or labels.dtype == torch.bool):
+            self.sample_labels = labels.to(torch.int64)  # any integer dtype, as everywhere labels enter
         if self.sample_labels.shape != (self.samples.shape[0],) or self.sample_labels.dtype != torch.int64:
             raise EvaluationError(
                 f"sample_labels must be int64 ({self.samples.shape[0]},), got {self.sample_labels.dtype} "
