@@ -237,7 +237,7 @@ def _no_source_message(search_root: Path, failures: list[str]) -> str:
     reasons = "\n".join(f"  - {failure}" for failure in failures)
     files = "\n".join(f"  {name}  (or {name}.gz)" for name in _IDX_NAMES)
     return (
-        f"MNIST could not be obtained from any source:\n{reasons}\n"
+        f"mnist: every source failed:\n{reasons}\n"
         f"To use a copy you already have, put these four files in {search_root} "
         f"(or in its MNIST/raw or raw subdirectory):\n{files}\n"
         "or put them in another directory and name it with --data-dir DIR "
