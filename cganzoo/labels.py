@@ -146,18 +146,27 @@ def parse_label_items(labels: Sequence[Any] | str, num_classes: int, class_names
     return out
 
 
+def _shown(item: Any) -> str:
+    """A label as the user would have written it: ``2.5`` for a NumPy or 0-dim tensor float too."""
+    if isinstance(item, torch.Tensor) and item.dim() == 0:
+        item = item.item()
+    if hasattr(item, "item") and callable(item.item) and type(item).__module__ == "numpy":
+        item = item.item()
+    return str(item) if isinstance(item, (int, float)) else repr(item)
+
+
 def _as_index(item: Any, position: int) -> int:
     """An integer of any integer type (Python, NumPy, 0-dim integer tensor) as ``int``; anything else refused."""
     if isinstance(item, bool) or (isinstance(item, torch.Tensor) and item.dtype == torch.bool):
-        raise LabelError(f"label {item!r} at position {position} is a bool, not a class index")
+        raise LabelError(f"label {_shown(item)} at position {position} is a bool, not a class index")
     if isinstance(item, torch.Tensor) and (item.dim() != 0 or item.dtype.is_floating_point):
-        raise LabelError(f"label {item!r} at position {position} is not an integer class index")
+        raise LabelError(f"label {_shown(item)} at position {position} is not an integer class index")
     try:
         return operator.index(item)
     except TypeError:
         pass
     kind = "a float" if isinstance(item, float) or type(item).__name__.startswith("float") else type(item).__name__
-    raise LabelError(f"label {item!r} at position {position} is {kind}, not an integer class index; labels are "
+    raise LabelError(f"label {_shown(item)} at position {position} is {kind}, not an integer class index; labels are "
                      f"never rounded (3.7 is not class 3)")
 
 
