@@ -142,11 +142,17 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {one_line(str(exc))}"
 
 
-def plugin_order(pm: pluggy.PluginManager) -> list[str]:
-    """Plugin names in the order their registrations count: built-in ones, then the rest, each by name."""
+def plugin_order(pm: pluggy.PluginManager, names: Iterable[str] | None = None) -> list[str]:
+    """Plugin names in the order their registrations count: built-in ones, then the rest, each by name.
+
+    Args:
+        pm: The plugin manager.
+        names: The names to order (default: every plugin implementing a hook).
+    """
     builtin = builtin_plugin_names(pm)
-    names = {pm.get_name(p) or repr(p) for p in pm.get_plugins()}
-    return sorted(names, key=lambda name: (name not in builtin, name))
+    if names is None:
+        names = {impl.plugin_name for hook in HOOK_KINDS for impl in getattr(pm.hook, hook).get_hookimpls()}
+    return sorted(set(names), key=lambda name: (name not in builtin, name))
 
 
 def build_registry(pm: pluggy.PluginManager) -> tuple[Registry, list[str]]:
@@ -169,7 +175,7 @@ def build_registry(pm: pluggy.PluginManager) -> tuple[Registry, list[str]]:
         # pluggy returns hookimpls in reverse registration order; keep registration order within a plugin.
         for impl in reversed(getattr(pm.hook, hook_name).get_hookimpls()):
             impls.setdefault(impl.plugin_name, []).append((hook_name, kind, impl.function))
-    for plugin_name in plugin_order(pm):
+    for plugin_name in plugin_order(pm, impls):
         staged = Registry()
         try:
             for hook_name, kind, function in impls.get(plugin_name, []):

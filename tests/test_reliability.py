@@ -535,3 +535,12 @@ def test_an_error_message_written_over_several_lines_is_still_printed_on_one(mon
     assert main(["run", "toy-gan", "--out", str(tmp_path / "r"), "--device", "cpu", "--no-progress"]) == 2
     assert capsys.readouterr().err.strip().splitlines() == [
         "cganzoo: error: first line; second line (--verbose shows details)"]
+
+
+def test_io_is_a_bottom_layer():
+    import ast
+
+    tree = ast.parse((Path(__file__).resolve().parents[1] / "cganzoo" / "io.py").read_text())
+    imported = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+    imported |= {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
+    assert {m for m in imported if m and m.startswith("cganzoo")} == {"cganzoo.errors"}
