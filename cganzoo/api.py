@@ -25,9 +25,9 @@ from cganzoo.components import create_dataset, model_preset
 from cganzoo.config import RunConfig, merge_config, read_config_file, validate_config
 from cganzoo.device import resolve_device
 from cganzoo.distributed import distributed_session
-from cganzoo.errors import CheckpointError, ConfigError, LabelError
+from cganzoo.errors import CheckpointError, ConfigError
 from cganzoo.interfaces import ConditionalGenerator, DatasetInfo
-from cganzoo.labels import check_labels
+from cganzoo.labels import check_labels, parse_label_items
 from cganzoo.latent import sample_latent
 from cganzoo.registry import Registry
 from cganzoo.training import Trainer, build_generator, default_run_dir
@@ -153,14 +153,14 @@ class TrainedModel:
         return next(self.generator.parameters()).device
 
     def parse_labels(self, labels: Sequence[int | str] | str) -> torch.Tensor:
-        """Labels as ints or class names (``"3,seven"``) -> int64 ``(K,)``.
+        """Labels as integers of any integer type or class names (``"3,seven"``) -> int64 ``(K,)``.
 
         Raises:
-            LabelError: a label is neither a valid index nor a class name.
+            LabelError: a label is empty, a float, out of range, or neither an
+                index nor a class name (see :mod:`cganzoo.labels`); the message
+                names the label as given and its position.
         """
-        items = self._parse(labels, allow_text=False)
-        y = torch.tensor(items, dtype=torch.int64)
-        return check_labels(y, self.info.num_classes, source="--labels")
+        return torch.tensor(self._parse(labels, allow_text=False), dtype=torch.int64)
 
     def parse_conditions(self, labels: Sequence[int | str] | str) -> list[int | str]:
         """Each label as a class index, or kept as free text if the conditioner accepts text.
@@ -170,42 +170,17 @@ class TrainedModel:
         an error.
 
         Raises:
-            LabelError: an index is out of range, or free text with a conditioner that takes none.
+            LabelError: as :meth:`parse_labels`, or free text with a conditioner that takes none.
         """
-        items = self._parse(labels, allow_text=bool(getattr(self.conditioner, "accepts_text", False)))
-        indices = torch.tensor([i for i in items if isinstance(i, int)], dtype=torch.int64)
-        check_labels(indices, self.info.num_classes, source="--labels")
-        return items
+        return self._parse(labels, allow_text=bool(getattr(self.conditioner, "accepts_text", False)))
 
     def _parse(self, labels: Sequence[int | str] | str, allow_text: bool) -> list[int | str]:
-        if isinstance(labels, str):
-            labels = [part.strip() for part in labels.split(",") if part.strip()]
-        names = {name.lower(): i for i, name in enumerate(self.info.class_names)}
-        out: list[int | str] = []
-        for label in labels:
-            if isinstance(label, str) and label.strip().lower() in names:
-                out.append(names[label.strip().lower()])
-                continue
-            try:
-                out.append(int(label))
-                continue
-            except (TypeError, ValueError):
-                pass
-            if allow_text and isinstance(label, str) and label.strip():
-                out.append(label.strip())
-                continue
-            name = self.config.conditioner_for("generator").name
-            why = ("parse_labels takes class labels only (sample() and conditions() take free text)"
-                   if getattr(self.conditioner, "accepts_text", False)
-                   else f"conditioner {name!r} takes no free text (the word-vectors conditioner does)")
-            raise LabelError(
-                f"label {label!r} is not a class index in [0, {self.info.num_classes}) or a class name "
-                f"({', '.join(self.info.class_names)}); {why}"
-            ) from None
-        if not out:
-            raise LabelError(f"no labels given; name class indices in [0, {self.info.num_classes}) or class names, "
-                             f"e.g. 3,7 or {','.join(self.info.class_names[:2])}")
-        return out
+        name = self.config.conditioner_for("generator").name
+        why = ("parse_labels takes class labels only (sample() and conditions() take free text)"
+               if getattr(self.conditioner, "accepts_text", False)
+               else f"conditioner {name!r} takes no free text (the word-vectors conditioner does)")
+        return parse_label_items(labels, self.info.num_classes, self.info.class_names, allow_text=allow_text,
+                                 no_text_reason=why)
 
     @torch.no_grad()
     def conditions(self, labels: Sequence[int | str] | str) -> torch.Tensor:
@@ -235,9 +210,11 @@ class TrainedModel:
         """Draw ``n`` images of each label.
 
         Args:
-            labels: Class indices, class names, free text (conditioners that
-                accept it, e.g. ``word-vectors``: ``"seven,digit three"``), or
-                a comma-separated string of them.
+            labels: Class indices (integers of any integer type, or a 1-D
+                tensor of any integer dtype), class names, free text
+                (conditioners that accept it, e.g. ``word-vectors``:
+                ``"seven,digit three"``), or a comma-separated string of them.
+                Floats are refused, never rounded.
             n: Images per label.
             seed: Seeds the noise ``z``, drawn from the run's latent prior
                 (``config.latent_distribution``; reference: ``N(0, 1)``).

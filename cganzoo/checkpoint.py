@@ -29,10 +29,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
@@ -43,6 +41,20 @@ from safetensors.torch import load as load_safetensors
 from safetensors.torch import save as save_safetensors
 
 from cganzoo.errors import CheckpointError
+from cganzoo.io import atomic_directory, atomic_write_bytes, atomic_write_text, dumps_json, fsync_path, write_synced
+
+__all__ = [
+    "atomic_write_bytes",  # re-exported from cganzoo.io for code that imported them from here
+    "atomic_write_text",
+    "checkpoint_names",
+    "flatten_optimizer_state",
+    "latest_checkpoint",
+    "load_checkpoint",
+    "load_latest_checkpoint",
+    "load_module_state",
+    "save_checkpoint",
+    "unflatten_optimizer_state",
+]
 
 FORMAT = "cganzoo-checkpoint"
 #: Version 2 added the optional sampling-generator files and callback state; version 1 still loads.
@@ -77,55 +89,39 @@ class LoadedCheckpoint:
 
     def __getitem__(self, index: int) -> Any:
         return (self.generator, self.discriminator, self.training, self.state)[index]
+
+
 #: What ``latest`` may name: a plain directory name, never a path or a hidden temporary.
 _SAFE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,200}")
 
 
-def _write_synced(path: Path, data: bytes) -> None:
-    with open(path, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
+# The file-writing helpers live in cganzoo.io; these names stay importable from here.
+_write_synced = write_synced
+_fsync_path = fsync_path
 
 
-def _fsync_path(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+def _safetensors_ready(tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Detached, contiguous CPU tensors that safetensors accepts, tied ones included.
 
-
-def _current_umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-_UMASK = _current_umask()
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` so that readers see the old file or the new one, never a mix."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            # mkstemp creates 0600; give the file the mode a plain open() would (0666 less the umask).
-            os.fchmod(f.fileno(), 0o666 & ~_UMASK)
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    _fsync_path(path.parent)
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """Text version of :func:`atomic_write_bytes` (UTF-8)."""
-    atomic_write_bytes(path, text.encode("utf-8"))
+    safetensors refuses two entries that share memory (tied weights: one
+    ``nn.Parameter`` under two names, or views of one storage), so every entry
+    after the first of a shared storage is saved as its own copy. Loading
+    copies the values back into the module, whose own tie then holds again.
+    """
+    out: dict[str, torch.Tensor] = {}
+    seen: set[tuple[str, int]] = set()
+    for key, value in tensors.items():
+        tensor = value.detach().contiguous().cpu()
+        storage = tensor.untyped_storage()
+        ident = (str(tensor.device), storage.data_ptr())
+        if storage.nbytes() and ident in seen:
+            tensor = tensor.clone()
+        elif storage.nbytes():
+            seen.add(ident)
+        if tensor.numel() and tensor.untyped_storage().nbytes() != tensor.numel() * tensor.element_size():
+            tensor = tensor.clone()  # a view into a larger storage (a slice of another weight)
+        out[key] = tensor
+    return out
 
 
 def flatten_optimizer_state(prefix: str, state_dict: dict[str, Any]) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
@@ -159,7 +155,7 @@ def unflatten_optimizer_state(prefix: str, tensors: dict[str, torch.Tensor], met
 
 
 def _module_tensors(module: torch.nn.Module) -> dict[str, torch.Tensor]:
-    return {k: v.detach().contiguous().cpu() for k, v in module.state_dict().items()}
+    return _safetensors_ready(module.state_dict())
 
 
 def save_checkpoint(run_dir: Path, name: str, *, generator: torch.nn.Module, discriminator: torch.nn.Module,
@@ -195,12 +191,11 @@ def save_checkpoint(run_dir: Path, name: str, *, generator: torch.nn.Module, dis
         if final.is_dir() and _read_latest_name(root) == name:
             return final
         _remove_leftovers(root)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{name}.", suffix=".tmp", dir=root))
-        try:
+        with atomic_directory(final) as tmp:  # replaces a stale copy that `latest` does not name (checked above)
             digests = {}
             files = [("generator.safetensors", _module_tensors(generator)),
                      ("discriminator.safetensors", _module_tensors(discriminator)),
-                     ("training.safetensors", {k: v.detach().contiguous().cpu() for k, v in training_tensors.items()})]
+                     ("training.safetensors", _safetensors_ready(training_tensors))]
             for key, module in (modules or {}).items():
                 if not _MODULE_FILE.fullmatch(key + ".safetensors"):
                     raise ValueError(f"extra checkpoint module {key!r} is not named generator_<label>")
@@ -210,15 +205,7 @@ def save_checkpoint(run_dir: Path, name: str, *, generator: torch.nn.Module, dis
                 digests[file] = hashlib.sha256(data).hexdigest()
                 _write_synced(tmp / file, data)
             record = {"format": FORMAT, "version": VERSION, "sha256": digests, **state}
-            _write_synced(tmp / "state.json", json.dumps(record, indent=1).encode("utf-8"))
-            _fsync_path(tmp)
-            if final.exists():  # a stale copy that `latest` does not name (checked above)
-                shutil.rmtree(final)
-            os.rename(tmp, final)
-            _fsync_path(root)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
-            raise
+            _write_synced(tmp / "state.json", dumps_json(record, indent=1).encode("utf-8"))
         atomic_write_text(root / "latest", name + "\n")
     except OSError as exc:
         raise CheckpointError(

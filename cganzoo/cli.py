@@ -7,14 +7,15 @@ code (2 for bad input), never a traceback.
 from __future__ import annotations
 
 import argparse
-import json
+import functools
 import logging
 import os
 import sys
 from pathlib import Path
 from typing import Any, Sequence
 
-from cganzoo.errors import CganzooError, ConfigError, OutputError, TrainingInterrupted
+from cganzoo.errors import CganzooError, ConfigError, OutputError, TrainingInterrupted, one_line
+from cganzoo.io import atomic_write_text, check_output_dir, check_output_file, dumps_json
 from cganzoo.launch import add_launch_arguments
 
 #: ``cganzoo run`` flags that map one-to-one onto RunConfig fields.
@@ -79,6 +80,18 @@ class _Parser(argparse.ArgumentParser):
         sys.exit(2)
 
 
+def _verbose_parent() -> argparse.ArgumentParser:
+    parent = argparse.ArgumentParser(add_help=False)
+    parent.add_argument("--verbose", action="store_true",
+                        help="after an error or warning line, print the details behind it (each data source's "
+                             f"reason, a plugin's full validation message); same as {VERBOSE_ENV}=1")
+    return parent
+
+
+#: Environment variable that has the effect of --verbose (and carries it to torchrun's workers).
+VERBOSE_ENV = "CGANZOO_VERBOSE"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="cganzoo",
@@ -86,6 +99,8 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="Example: cganzoo run mlp-cgan --dataset mnist --epochs 1 --device cpu",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    # Every command takes --verbose: errors stay one line, the details behind them follow it.
+    sub.add_parser = functools.partial(sub.add_parser, parents=[_verbose_parent()])  # type: ignore[method-assign]
 
     run = sub.add_parser("run", help="train a model", description=(
         "Train MODEL (see `cganzoo list model`). Settings resolve as: defaults (the reference MLP CGAN's), "
@@ -227,7 +242,7 @@ def _list(args: argparse.Namespace) -> int:
         raise UnknownComponentError(f"unknown kind {args.kind!r}; choose one of: {', '.join(KINDS)}")
     components = list_components(args.kind, args.filter)
     if args.json:
-        print(json.dumps([{"kind": c.kind, "name": c.name, "plugin": c.plugin, "description": c.description,
+        print(dumps_json([{"kind": c.kind, "name": c.name, "plugin": c.plugin, "description": c.description,
                            "params": c.params.model_json_schema().get("properties", {})} for c in components],
                          indent=2))
         return 0
@@ -247,7 +262,7 @@ def _plugins(args: argparse.Namespace) -> int:
         entries.append({"name": name, "module": getattr(plugin, "__name__", repr(plugin)), "hooks": hooks.get(name, [])})
     entries.sort(key=lambda e: e["name"])
     if args.json:
-        print(json.dumps({"plugins": entries, "errors": host.errors}, indent=2))
+        print(dumps_json({"plugins": entries, "errors": host.errors}, indent=2))
         return 0
     _print_table(("PLUGIN", "MODULE", "HOOKS"), [(e["name"], e["module"], ", ".join(e["hooks"])) for e in entries])
     return 0
@@ -259,10 +274,7 @@ def _sample(args: argparse.Namespace) -> int:
 
     if args.n < 1:
         raise ConfigError(f"--n must be at least 1, got {args.n}")
-    parent = args.output.parent
-    if not parent.is_dir():
-        raise ConfigError(f"-o {str(args.output)!r}: directory {str(parent)!r} does not exist (or is not a "
-                          f"directory); create it first or write elsewhere")
+    check_output_file(args.output, "-o")  # before loading and sampling, not after
     model = load(args.run_dir, device=args.device)
     # Class indices and names, and free text where the conditioner takes it (word-vectors).
     labels = model.parse_conditions(args.labels)
@@ -273,7 +285,8 @@ def _sample(args: argparse.Namespace) -> int:
     try:
         path = save_grid(images, args.output, nrow=args.n)
     except OSError as exc:
-        raise OutputError(f"could not write {str(args.output)!r}: {exc.strerror or exc}") from None
+        raise OutputError(f"could not write {str(args.output)!r}: {exc.strerror or exc}; {images.shape[0]} images "
+                          f"were sampled but not saved") from None
     weights = "" if model.weights == "G" else f", {model.weights}"
     print(f"wrote {path} ({images.shape[0]} images from step {model.step}{weights}, one row per label)")
     return 0
@@ -376,6 +389,8 @@ def _bench(args: argparse.Namespace) -> int:
         raise ConfigError("--seconds and --matmul-seconds must be positive, --warmup-steps at least 0 and "
                           f"--min-steps at least 1; got {args.seconds}, {args.matmul_seconds}, {args.warmup_steps}, "
                           f"{args.min_steps}")
+    if not args.no_write:
+        check_output_dir(args.out, "--out")  # before minutes of timing, not after
     options = BenchOptions(
         filter=args.filter, device=args.device, conditioners=args.conditioners, losses=args.losses,
         dataset=args.dataset, data_dir=args.data_dir, batch_size=args.batch_size,
@@ -390,31 +405,35 @@ def _bench(args: argparse.Namespace) -> int:
     result.options["command"] = "cganzoo " + shlex.join(sys.argv[1:] if sys.argv[1:2] == ["bench"] else ["bench"])
     print(console_table(result))
     if not args.no_write:
-        for path in write_results(result, args.out, tag=args.tag, preamble=args.note):
+        try:
+            written = write_results(result, args.out, tag=args.tag, preamble=args.note)
+        except OSError as exc:
+            raise OutputError(f"could not write the benchmark results to {str(args.out)!r}: {exc.strerror or exc}; "
+                              f"the table above holds the figures") from None
+        for path in written:
             print(f"wrote {path}")
     print(f"bench took {result.seconds:.0f} s")
     return 0
 
 
 def _eval(args: argparse.Namespace) -> int:
-    from cganzoo.checkpoint import atomic_write_text
-    from cganzoo.errors import ConfigError
     from cganzoo.api import evaluate_run
 
     if args.per_class < 1:
         raise ConfigError(f"--per-class must be at least 1, got {args.per_class}")
     metrics = [m.strip() for m in args.metrics.split(",") if m.strip()] if args.metrics else None
+    if args.output:
+        check_output_file(args.output, "-o")  # before minutes of evaluation, not after
 
     def log(line: str) -> None:
         print(line, file=sys.stderr)
 
     report = evaluate_run(args.run_dir, metrics=metrics, per_class=args.per_class, seed=args.seed,
                           device=args.device, data_dir=args.data_dir, log=log)
-    record = report.to_json()
-    if args.output:
-        atomic_write_text(args.output, json.dumps(record, indent=2) + "\n")
+    text = dumps_json(report.to_json(), indent=2)
+    # What was computed is printed first: a file that cannot be written at the end loses nothing.
     if args.json:
-        print(json.dumps(record, indent=2))
+        print(text, flush=True)
     else:
         from cganzoo.api import read_run_config
 
@@ -422,7 +441,13 @@ def _eval(args: argparse.Namespace) -> int:
         names = run_record.get("dataset", {}).get("class_names")
         weights = report.protocol.get("generator", "G") if isinstance(report.protocol, dict) else "G"
         print(f"{args.run_dir} (step {report.step}; generator: {weights})")
-        print(report.format_table(names))
+        print(report.format_table(names), flush=True)
+    if args.output:
+        try:
+            atomic_write_text(args.output, text + "\n")
+        except OSError as exc:
+            raise OutputError(f"could not write the report to {str(args.output)!r}: {exc.strerror or exc}; "
+                              f"it was printed above") from None
     return 0
 
 
@@ -462,6 +487,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``cganzoo`` console script; returns the exit code."""
     args = build_parser().parse_args(argv)
     _print_status_lines()
+    before = os.environ.get(VERBOSE_ENV)
+    if getattr(args, "verbose", False):
+        os.environ[VERBOSE_ENV] = "1"  # read by the plugin loader's warnings, and inherited by torchrun's workers
+    try:
+        return _main(args)
+    finally:
+        if before is None:
+            os.environ.pop(VERBOSE_ENV, None)
+        else:
+            os.environ[VERBOSE_ENV] = before
+
+
+def _main(args: argparse.Namespace) -> int:
     try:
         return _COMMANDS[args.command](args)
     except TrainingInterrupted as exc:  # not an error: the run stopped cleanly and can be resumed
@@ -469,7 +507,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"cganzoo: {exc}", file=sys.stderr)
         return exc.exit_code
     except CganzooError as exc:
-        print(f"cganzoo: error: {exc}", file=sys.stderr)
+        print(error_line(exc), file=sys.stderr)
+        details = error_details(exc)
+        if details and verbose():
+            print(details, file=sys.stderr)
         return getattr(exc, "exit_code", 1)
     except KeyboardInterrupt:
         print("cganzoo: interrupted", file=sys.stderr)
@@ -478,6 +519,27 @@ def main(argv: Sequence[str] | None = None) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())  # Python's flush at exit would fail again
         return 1
+
+
+def verbose() -> bool:
+    """Whether ``--verbose`` (or ``CGANZOO_VERBOSE=1``) asks for the details behind errors and warnings."""
+    return os.environ.get(VERBOSE_ENV, "") not in ("", "0")
+
+
+def error_line(exc: CganzooError) -> str:
+    """The one line the CLI prints for ``exc``: ``cganzoo: error: ...``, with a pointer to --verbose if it has details."""
+    line = f"cganzoo: error: {one_line(str(exc))}"
+    if error_details(exc) and not verbose():
+        line += " (--verbose shows details)"
+    return line
+
+
+def error_details(exc: CganzooError) -> str:
+    """What ``--verbose`` prints after the error line: the error's ``details``, each line indented."""
+    text = getattr(exc, "details", None) or ""
+    if "\n" in str(exc):  # a message written over several lines: its full form is a detail
+        text = str(exc) + ("\n" + text if text else "")
+    return "\n".join(f"  {line}" for line in text.splitlines() if line.strip())
 
 
 if __name__ == "__main__":

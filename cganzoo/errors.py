@@ -10,9 +10,31 @@ from __future__ import annotations
 
 
 class CganzooError(Exception):
-    """Base class of every error cganzoo raises on purpose."""
+    """Base class of every error cganzoo raises on purpose.
+
+    The message (``str(error)``) is one line. What does not fit on it (each
+    source's reason, a long list) goes in ``details``: the CLI prints it only
+    with ``--verbose``.
+
+    Args:
+        message: One line naming the bad value and what is accepted.
+        details: Optional further lines.
+    """
 
     exit_code = 1
+    details: str | None = None
+
+    def __init__(self, *args: object, details: str | None = None) -> None:
+        super().__init__(*args)
+        if details is not None:
+            self.details = details
+
+
+def one_line(text: str, limit: int = 2000) -> str:
+    """``text`` with its lines joined by ``"; "`` and runs of spaces collapsed, cut at ``limit`` characters."""
+    lines = [" ".join(line.split()) for line in str(text).splitlines()]
+    joined = "; ".join(line for line in lines if line) or "no details"
+    return joined if len(joined) <= limit else joined[: limit - 3] + "..."
 
 
 class UnknownComponentError(CganzooError, KeyError):

@@ -60,10 +60,16 @@ class LabelledImages:
 
     Attributes:
         images: uint8 tensor ``(N, C, H, W)``, values in ``[0, 255]``.
-        labels: int64 tensor ``(N,)``, values in ``[0, info.num_classes)``.
+        labels: ``(N,)`` labels in ``[0, info.num_classes)``, of any integer
+            dtype; stored as int64 (a ``uint8`` tensor is cast).
         info: The data set's :class:`DatasetInfo`.
         test_images: Optional held-out split, uint8 ``(M, C, H, W)``.
-        test_labels: Optional int64 ``(M,)`` labels of the held-out split.
+        test_labels: Optional ``(M,)`` labels of the held-out split, any integer dtype, stored as int64.
+
+    Raises:
+        LabelError: labels of a floating-point or bool dtype, or outside
+            ``[0, info.num_classes)`` (one line naming the split, label and position).
+        ValueError: images not uint8 ``(N, C, H, W)`` of ``info.shape``, or counts that differ.
     """
 
     images: torch.Tensor
@@ -96,7 +102,10 @@ class LabelledImages:
                     f"{self.info.name}: {split} has {images.shape[0]} images but labels of "
                     f"shape {tuple(labels.shape)}"
                 )
-            check_labels(labels, self.info.num_classes, source=f"{self.info.name} {split} split")
+            # Any integer dtype is accepted (a plugin's uint8 labels, say) and stored as int64, the dtype
+            # every loss, embedding and one-hot code expects; floats are refused, never rounded.
+            labels = check_labels(labels, self.info.num_classes, source=f"{self.info.name} {split} split")
+            object.__setattr__(self, "labels" if split == "train" else "test_labels", labels)
 
 
 @dataclass

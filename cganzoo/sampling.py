@@ -8,7 +8,7 @@ from pathlib import Path
 import torch
 from torchvision.utils import save_image
 
-from cganzoo.checkpoint import atomic_write_bytes
+from cganzoo.io import atomic_write_bytes, make_dirs
 from cganzoo.latent import sample_latent
 
 #: Images per class row in a run's sample grids.
@@ -59,7 +59,7 @@ def save_grid(images: torch.Tensor, path: str | Path, nrow: int) -> Path:
         nrow: Images per row.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    make_dirs(path.parent)
     buffer = io.BytesIO()
     save_image(images.detach().cpu(), buffer, format="png", nrow=nrow, normalize=True, value_range=(-1, 1), padding=2)
     atomic_write_bytes(path, buffer.getvalue())

@@ -15,7 +15,7 @@ def test_valid_labels_pass():
 @pytest.mark.parametrize("labels, message", [
     (torch.tensor([0, 10]), r"label 10 at position 1 is outside \[0, 10\)"),
     (torch.tensor([-1, 2]), r"label -1 at position 0 is outside"),
-    (torch.tensor([1.0, 2.0]), r"must be an integer tensor \(int64\), got dtype torch.float32"),
+    (torch.tensor([1.0, 2.0]), r"must be an integer tensor \(any integer dtype, used as int64\), got dtype torch.float32"),
     (torch.tensor([[1, 2]]), r"must have shape \(B,\)"),
     ([1, 2], r"must be a torch.Tensor"),
 ])

@@ -132,5 +132,5 @@ def test_load_and_sample_by_index_and_name(tmp_path, registry):
     assert torch.equal(images, model.sample([3, 7], n=4, seed=1))
     with pytest.raises(cganzoo.LabelError, match=r"label 12 at position 0 is outside \[0, 10\)"):
         model.sample([12])
-    with pytest.raises(cganzoo.LabelError, match="label 'eleven' is not a class index"):
+    with pytest.raises(cganzoo.LabelError, match="label 'eleven' at position 0 is not a class index"):
         model.sample("eleven")

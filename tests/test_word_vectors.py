@@ -164,7 +164,7 @@ def test_labels_that_are_not_classes_are_refused_by_conditioners_without_text(to
     capsys.readouterr()
     assert main(["sample", str(out), "--labels", "seven,digit three", "-o", str(tmp_path / "g.png")]) == 2
     err = capsys.readouterr().err
-    assert "label 'seven' is not a class index in [0, 10) or a class name" in err
+    assert "label 'seven' at position 0 is not a class index in [0, 10) or a class name" in err
     assert "conditioner 'embedding' takes no free text" in err
 
 

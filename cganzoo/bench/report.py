@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import re
 from dataclasses import asdict, fields
 from datetime import datetime, timezone
@@ -12,7 +11,7 @@ from pathlib import Path
 from typing import Sequence
 
 from cganzoo.bench.suite import BenchResult, Row
-from cganzoo.checkpoint import atomic_write_bytes, atomic_write_text
+from cganzoo.io import atomic_write_bytes, atomic_write_json, atomic_write_text, make_dirs
 
 _COLUMNS: tuple[tuple[str, str], ...] = (
     ("model", "model"), ("conditioner", "cond."), ("loss", "loss"), ("variant", "variant"), ("batch_size", "batch"),
@@ -224,7 +223,7 @@ def write_json(result: BenchResult, path: Path) -> Path:
               "matmul": [asdict(r) for r in result.matmul], "rows": [asdict(r) for r in result.rows],
               "quality": [{"variant": q.variant, "seconds": q.seconds, "metrics": q.metrics, "evaluation": q.evaluation}
                           for q in result.quality]}
-    atomic_write_text(path, json.dumps(record, indent=2) + "\n")
+    atomic_write_json(path, record)
     return path
 
 
@@ -286,7 +285,7 @@ def write_results(result: BenchResult, out_dir: Path, *, tag: str | None = None,
 
     ``tag`` defaults to :func:`device_tag` (``cpu``, ``cuda-nvidia-h200``...).
     """
-    out_dir.mkdir(parents=True, exist_ok=True)
+    make_dirs(out_dir)
     tag = tag or device_tag(result)
     plot = plot_sweep(result, out_dir / f"{tag}-sweep.png")
     quality = None

@@ -29,7 +29,6 @@ import hashlib
 import json
 import os
 import pickle
-import secrets
 import shutil
 import subprocess
 import sys
@@ -46,6 +45,7 @@ import torch
 
 from cganzoo.data.idx import idx_bytes, read_idx
 from cganzoo.errors import DataError
+from cganzoo.io import dumps_json, make_dirs, new_directory, write_synced
 
 __all__ = ["MNIST_CLASS_NAMES", "MnistSplits", "default_cache_dir", "load_mnist"]
 
@@ -187,7 +187,7 @@ def load_mnist(
         log(f"mnist: verified data from {source}")
         _write_cache(cache_path, arrays, source, log)
         return _to_splits(arrays)
-    raise DataError(_no_source_message(search_root, failures))
+    raise DataError(_no_source_line(search_root, failures), details=_no_source_message(search_root, failures))
 
 
 def _to_splits(arrays: _Arrays) -> MnistSplits:
@@ -226,11 +226,18 @@ def _one_line(err: BaseException) -> str:
     return text if len(text) <= 300 else text[:297] + "..."
 
 
+def _no_source_line(search_root: Path, failures: list[str]) -> str:
+    """The one-line error; :func:`_no_source_message` has the same as a list, for ``--verbose``."""
+    return (f"mnist: every source failed ({'; '.join(failures)}); put the four IDX files ({', '.join(_IDX_NAMES)}, "
+            f"each optionally .gz) in {search_root} or its MNIST/raw or raw subdirectory, or name their directory "
+            f"with --data-dir DIR or CGANZOO_DATA_DIR")
+
+
 def _no_source_message(search_root: Path, failures: list[str]) -> str:
     reasons = "\n".join(f"  - {failure}" for failure in failures)
     files = "\n".join(f"  {name}  (or {name}.gz)" for name in _IDX_NAMES)
     return (
-        f"MNIST could not be obtained from any source:\n{reasons}\n"
+        f"mnist: every source failed:\n{reasons}\n"
         f"To use a copy you already have, put these four files in {search_root} "
         f"(or in its MNIST/raw or raw subdirectory):\n{files}\n"
         "or put them in another directory and name it with --data-dir DIR "
@@ -280,9 +287,9 @@ def _write_cache(path: Path, arrays: _Arrays, source: str, log: Callable[[str], 
     try:
         import datasets
 
-        parent.mkdir(parents=True, exist_ok=True)
+        make_dirs(parent)
         _remove_abandoned_temps(parent, path.name)
-        temp = _new_directory(parent, f".{path.name}.tmp-")
+        temp = new_directory(parent, f".{path.name}.tmp-")
         features = datasets.Features(
             {
                 "image": datasets.Array2D(shape=(28, 28), dtype="uint8"),
@@ -306,9 +313,9 @@ def _write_cache(path: Path, arrays: _Arrays, source: str, log: Callable[[str], 
             if was_enabled:
                 datasets.enable_progress_bars()
         record = {"format": _CACHE_FORMAT, "source": source, "md5": dict(_EXPECTED_MD5)}
-        (temp / _CHECKSUMS_FILE).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+        write_synced(temp / _CHECKSUMS_FILE, (dumps_json(record, indent=2) + "\n").encode("utf-8"))
         if path.exists():  # a damaged cache: move it aside, since rename cannot replace a non-empty directory
-            stale = _new_directory(parent, f".{path.name}.stale-")
+            stale = new_directory(parent, f".{path.name}.stale-")
             os.replace(path, stale / path.name)
         try:
             os.replace(temp, path)
@@ -325,18 +332,6 @@ def _write_cache(path: Path, arrays: _Arrays, source: str, log: Callable[[str], 
         for leftover in (temp, stale):
             if leftover is not None:
                 shutil.rmtree(leftover, ignore_errors=True)
-
-
-def _new_directory(parent: Path, prefix: str) -> Path:
-    """Create and return an empty directory ``parent/<prefix><random>``."""
-    # Unlike tempfile.mkdtemp (mode 0700), mkdir honours the umask, so a shared cache stays readable.
-    while True:
-        candidate = parent / f"{prefix}{secrets.token_hex(4)}"
-        try:
-            candidate.mkdir()
-        except FileExistsError:
-            continue
-        return candidate
 
 
 def _remove_abandoned_temps(parent: Path, name: str) -> None:

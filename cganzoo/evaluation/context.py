@@ -9,6 +9,7 @@ the context, so four metrics cost one pass of the judge.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -18,6 +19,7 @@ from cganzoo.errors import EvaluationError
 from cganzoo.evaluation.images import check_unit_range
 from cganzoo.evaluation.judge import Judge, require_test_split
 from cganzoo.interfaces import DatasetInfo, LabelledImages
+from cganzoo.io import json_safe
 
 #: Image sets a context can hand to the judge.
 SPLITS = ("generated", "test", "train")
@@ -30,6 +32,9 @@ class MetricResult:
     Attributes:
         values: Named results. Scalars are floats; per-class results are lists
             indexed by class label (``len == num_classes``). JSON-serialisable.
+            A value that is undefined for this evaluation (a class without
+            samples, too few samples for a covariance) is ``None``, with a note
+            saying why; NaN and infinities are never written (strict JSON).
         protocol: How the values were obtained: at least sample counts, the
             evaluation seed, and the judge's checksum when a judge was used
             (see :meth:`EvaluationContext.protocol`), plus the metric's own
@@ -43,7 +48,27 @@ class MetricResult:
     notes: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
-        return {"values": self.values, "protocol": self.protocol, "notes": list(self.notes)}
+        """Strict-JSON record ``{"values", "protocol", "notes"}``.
+
+        A NaN or infinite value a metric returned becomes ``null``; unless a
+        note of the metric already names that value, a note saying so is added.
+        """
+        notes = list(self.notes)
+        bad = [key for key, value in self.values.items() if _has_non_finite(value)]
+        unexplained = [key for key in bad if not any(key in note for note in notes)]
+        if unexplained:
+            notes.append(f"{', '.join(unexplained)}: not finite (NaN or infinite) in this evaluation, written as null")
+        return json_safe({"values": self.values, "protocol": self.protocol, "notes": notes})
+
+
+def _has_non_finite(value: Any) -> bool:
+    if isinstance(value, float):
+        return not math.isfinite(value)
+    if isinstance(value, (list, tuple)):
+        return any(_has_non_finite(v) for v in value)
+    if isinstance(value, dict):
+        return any(_has_non_finite(v) for v in value.values())
+    return False
 
 
 @dataclass
@@ -53,7 +78,8 @@ class EvaluationContext:
     Args:
         samples: Generated images, float ``(N, C, h, w)`` in ``[-1, 1]`` (any
             size; the judge resizes to the data set's native size), on the CPU.
-        sample_labels: int64 ``(N,)``: the condition ``y`` each image was generated for.
+        sample_labels: ``(N,)`` of any integer dtype (stored as int64): the condition ``y`` each image was
+            generated for.
         data: The real data set: uint8 train split and test split at native size.
         seed: The evaluation seed (recorded; metrics that draw random numbers
             derive their generators from it).
@@ -79,6 +105,10 @@ class EvaluationContext:
 
     def __post_init__(self) -> None:
         check_unit_range(self.samples, what="generated images")
+        labels = self.sample_labels
+        if isinstance(labels, torch.Tensor) and not (labels.dtype.is_floating_point or labels.dtype.is_complex
+                                                     or labels.dtype == torch.bool):
+            self.sample_labels = labels.to(torch.int64)  # any integer dtype, as everywhere labels enter
         if self.sample_labels.shape != (self.samples.shape[0],) or self.sample_labels.dtype != torch.int64:
             raise EvaluationError(
                 f"sample_labels must be int64 ({self.samples.shape[0]},), got {self.sample_labels.dtype} "

@@ -26,6 +26,7 @@ from cganzoo.errors import EvaluationError
 from cganzoo.evaluation.context import EvaluationContext, MetricResult
 from cganzoo.evaluation.judge import Judge, JudgeRecipe, load_or_train_judge
 from cganzoo.interfaces import LabelledImages
+from cganzoo.io import json_safe
 from cganzoo.latent import sample_latent
 from cganzoo.registry import Registry
 
@@ -56,18 +57,19 @@ class EvaluationReport:
     step: int | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {"step": self.step, "wall_s": round(self.wall_s, 3), "protocol": self.protocol,
-                "metric_seconds": {k: round(v, 3) for k, v in self.metric_seconds.items()},
-                "metrics": {name: r.to_json() for name, r in self.results.items()}}
+        """The whole report as strict JSON data: undefined values are ``None`` (see :meth:`MetricResult.to_json`)."""
+        return json_safe({"step": self.step, "wall_s": round(self.wall_s, 3), "protocol": self.protocol,
+                          "metric_seconds": {k: round(v, 3) for k, v in self.metric_seconds.items()},
+                          "metrics": {name: r.to_json() for name, r in self.results.items()}})
 
     def scalars(self) -> dict[str, float]:
         """``"metric/value" -> number`` for every scalar value."""
         return {f"{name}/{key}": value for name, r in self.results.items() for key, value in r.values.items()
-                if isinstance(value, (int, float))}
+                if isinstance(value, (int, float)) and not isinstance(value, bool)}
 
     def format_summary(self) -> str:
         """One line: every scalar, rounded."""
-        parts = [f"{k}={v:.4g}" for k, v in self.scalars().items()]
+        parts = [f"{k}={_number(v, '.4g')}" for k, v in self.scalars().items()]
         step = f" at step {self.step}" if self.step is not None else ""
         return f"cganzoo: eval{step} ({self.wall_s:.1f} s): " + ", ".join(parts)
 
@@ -77,13 +79,13 @@ class EvaluationReport:
         for name, result in self.results.items():
             lines.append(name)
             for key, value in result.values.items():
-                if isinstance(value, (int, float)):
-                    lines.append(f"  {key:<28} {value:.6g}")
+                if value is None or (isinstance(value, (int, float)) and not isinstance(value, bool)):
+                    lines.append(f"  {key:<28} {_number(value, '.6g')}")
             for key, value in result.values.items():
-                if isinstance(value, list) and value and all(isinstance(v, (int, float)) for v in value):
+                if isinstance(value, list) and value and all(v is None or isinstance(v, (int, float)) for v in value):
                     labels = list(class_names) if class_names and len(class_names) == len(value) \
                         else [str(i) for i in range(len(value))]
-                    cells = ", ".join(f"{lab} {v:.4g}" for lab, v in zip(labels, value))
+                    cells = ", ".join(f"{lab} {_number(v, '.4g')}" for lab, v in zip(labels, value))
                     lines.append(f"  {key}: {cells}")
             for note in result.notes:
                 lines.append(f"  note: {note}")
@@ -97,6 +99,13 @@ class EvaluationReport:
                          f"{judge['test_accuracy']:.4f}, features {judge['feature_layer']}, {judge['feature_dim']}-d")
         lines.append(f"wall time: {self.wall_s:.1f} s")
         return "\n".join(lines)
+
+
+def _number(value: float | None, spec: str) -> str:
+    """A value for the console: ``n/a`` where it is undefined (``None``, NaN; the notes say why)."""
+    if value is None or value != value:
+        return "n/a"
+    return format(value, spec)
 
 
 def class_balanced_labels(num_classes: int, per_class: int) -> torch.Tensor:

@@ -30,8 +30,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,10 +43,10 @@ from safetensors.torch import load_file
 from safetensors.torch import save as safetensors_bytes
 from torch import nn
 
-from cganzoo.checkpoint import atomic_write_text
 from cganzoo.errors import EvaluationError
 from cganzoo.evaluation.images import to_judge_input, uint8_to_unit_range
 from cganzoo.interfaces import LabelledImages
+from cganzoo.io import atomic_directory, dumps_json, write_synced
 
 #: Bumped when the training code changes in a way the recipe does not capture.
 JUDGE_CODE_VERSION = 2
@@ -327,23 +325,17 @@ def save_judge(judge: Judge, directory: Path) -> Path:
         ``directory``. ``judge.record["weights_sha256"]`` and ``judge.path`` are set.
     """
     directory = Path(directory)
-    directory.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{directory.name}.", suffix=".tmp", dir=directory.parent))
+    blob = _weights_bytes(judge.net)
+    judge.record["weights_sha256"] = hashlib.sha256(blob).hexdigest()
     try:
-        blob = _weights_bytes(judge.net)
-        (tmp / "judge.safetensors").write_bytes(blob)
-        judge.record["weights_sha256"] = hashlib.sha256(blob).hexdigest()
-        atomic_write_text(tmp / "judge.json", json.dumps(judge.record, indent=2) + "\n")
-        tmp.chmod(0o755)
-        if directory.exists():
-            shutil.rmtree(directory)  # a damaged entry (a complete one would have been loaded)
-        try:
-            tmp.rename(directory)
-        except OSError:
-            if not (directory / "judge.json").is_file():
-                raise
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+        # replace: an existing entry is a damaged one (a complete one would have been loaded).
+        with atomic_directory(directory) as tmp:
+            write_synced(tmp / "judge.safetensors", blob)
+            write_synced(tmp / "judge.json", (dumps_json(judge.record, indent=2) + "\n").encode("utf-8"))
+    except OSError:
+        if not (directory / "judge.json").is_file():
+            raise
+        # Another process finished the same judge (same recipe and data) first.
     judge.path = directory
     return directory
 

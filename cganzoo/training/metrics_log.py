@@ -16,6 +16,7 @@ from typing import Any
 
 from cganzoo.errors import OutputError
 from cganzoo.interfaces import Callback
+from cganzoo.io import atomic_write_text, dumps_json
 
 
 class MetricsLog(Callback):
@@ -59,7 +60,7 @@ class MetricsLog(Callback):
         path = Path(trainer.run_dir) / "metrics.jsonl"
         try:
             with open(path, "a", encoding="utf-8") as f:
-                f.write(json.dumps(record) + "\n")
+                f.write(dumps_json(record) + "\n")  # strict JSON: an undefined value is null
         except OSError as exc:
             raise OutputError(f"could not write {str(path)!r}: {exc.strerror or exc}; "
                               + trainer.resume_hint()) from None
@@ -71,8 +72,6 @@ def truncate_metrics(run_dir: Path, step: int) -> int:
     Returns:
         How many records were dropped (lines cut short by a crash included).
     """
-    from cganzoo.checkpoint import atomic_write_text
-
     path = Path(run_dir) / "metrics.jsonl"
     if not path.is_file():
         return 0

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import shutil
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from cganzoo.checkpoint import atomic_write_text, checkpoint_names
+from cganzoo.checkpoint import checkpoint_names
 from cganzoo.errors import ConfigError, OutputError
+from cganzoo.io import atomic_write_text, dumps_json, make_dirs
 
 
 def prepare_run_dir(run_dir: Path, resume: bool) -> None:
@@ -38,7 +38,7 @@ def prepare_run_dir(run_dir: Path, resume: bool) -> None:
             )
         _clear_unstarted_run(run_dir)
     try:
-        (run_dir / "samples").mkdir(parents=True, exist_ok=True)
+        make_dirs(run_dir / "samples")
         probe = run_dir / ".write-test"
         probe.write_bytes(b"ok")
         probe.unlink()
@@ -97,6 +97,6 @@ def write_run_config(run_dir: Path, record: dict[str, Any]) -> None:
     record = {**record, "created": datetime.now(timezone.utc).isoformat(timespec="seconds"), "command": sys.argv}
     path = run_dir / "config.json"
     try:
-        atomic_write_text(path, json.dumps(record, indent=2) + "\n")
+        atomic_write_text(path, dumps_json(record, indent=2) + "\n")
     except OSError as exc:
         raise OutputError(f"could not write {str(path)!r}: {exc.strerror or exc}") from None

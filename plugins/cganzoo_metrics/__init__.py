@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from cganzoo import EvaluationContext, EvaluationError, MetricResult, evaluation, hookimpl
+from cganzoo import EvaluationContext, MetricResult, evaluation, hookimpl
 
 #: Shown next to every judge-feature distance, so nobody reads it as Inception FID.
 NOT_FID = ("Frechet distance in the features of the project's judge classifier, not Inception FID: "
@@ -34,13 +34,23 @@ class ConditionalAccuracy:
         _, labels = context.images("generated")
         _, logits = context.judge_outputs("generated")
         correct = (logits.argmax(1) == labels).float()
-        per_class = []
+        per_class: list[float | None] = []
         for k in range(context.num_classes):
             mask = labels == k
-            per_class.append(float(correct[mask].mean()) if bool(mask.any()) else float("nan"))
+            per_class.append(float(correct[mask].mean()) if bool(mask.any()) else None)
         protocol = {**context.protocol(), "prediction": "argmax of the judge's logits"}
-        return MetricResult({"accuracy": float(correct.mean()), "per_class_accuracy": per_class}, protocol,
-                            (f"the judge's own accuracy on real test images is {context.judge.test_accuracy:.4f}",))
+        notes = [f"the judge's own accuracy on real test images is {context.judge.test_accuracy:.4f}"]
+        empty = [k for k, v in enumerate(per_class) if v is None]
+        if empty:
+            notes.append(f"per_class_accuracy is null for class(es) {_classes(empty)}: no generated image of that class")
+        accuracy = float(correct.mean()) if labels.numel() else None
+        if accuracy is None:
+            notes.append("accuracy is null: no generated images")
+        return MetricResult({"accuracy": accuracy, "per_class_accuracy": per_class}, protocol, tuple(notes))
+
+
+def _classes(indices: list[int]) -> str:
+    return ", ".join(str(k) for k in indices)
 
 
 class JudgeFrechetDistance:
@@ -57,21 +67,49 @@ class JudgeFrechetDistance:
         test_labels = context.real("test")[1]
         fake, _ = context.judge_outputs("generated")
         real, _ = context.judge_outputs("test")
-        if fake.shape[0] < 2:
-            raise EvaluationError("judge-frechet-distance needs at least 2 generated images")
-        overall = evaluation.frechet_distance_of(fake, real)
-        per_class = []
+        dim = fake.shape[1]
+        notes = [NOT_FID]
+        # A covariance needs at least 2 vectors; with 2..dim of them it is singular (rank < dim): the distance
+        # of the fitted Gaussians is still finite and exact, but it overstates the true one, so it is kept with a note.
+        if min(fake.shape[0], real.shape[0]) < 2:
+            overall = None
+            notes.append(f"fd is null: {fake.shape[0]} generated and {real.shape[0]} real test images, and a "
+                         f"covariance needs at least 2 of each")
+        else:
+            overall = evaluation.frechet_distance_of(fake, real)
+            if min(fake.shape[0], real.shape[0]) <= dim:
+                notes.append(f"fd: {min(fake.shape[0], real.shape[0])} images are not more than the {dim} feature "
+                             f"dimensions, so the covariances are singular and fd is biased upward; compare it only "
+                             f"with values from as many images")
+        per_class: list[float | None] = []
+        missing, singular = [], []
         for k in range(context.num_classes):
             f, r = fake[gen_labels == k], real[test_labels == k]
-            per_class.append(evaluation.frechet_distance_of(f, r) if f.shape[0] >= 2 and r.shape[0] >= 2 else float("nan"))
-        finite = [v for v in per_class if v == v]
-        intra = sum(finite) / len(finite) if finite else float("nan")
+            if f.shape[0] < 2 or r.shape[0] < 2:
+                per_class.append(None)
+                missing.append(k)
+                continue
+            per_class.append(evaluation.frechet_distance_of(f, r))
+            if min(f.shape[0], r.shape[0]) <= dim:
+                singular.append(k)
+        if missing:
+            notes.append(f"fd_per_class is null for class(es) {_classes(missing)}: fewer than 2 generated or real "
+                         f"test images of that class, too few for a covariance")
+        if singular:
+            notes.append(f"fd_per_class of class(es) {_classes(singular)}: no more images than the {dim} feature "
+                         f"dimensions, so the covariances are singular and the values are biased upward")
+        defined = [v for v in per_class if v is not None]
+        intra = sum(defined) / len(defined) if defined else None
+        if intra is None:
+            notes.append("fd_intra_class_mean is null: no class has a defined fd_per_class")
+        elif missing:
+            notes.append(f"fd_intra_class_mean averages the {len(defined)} classes with a defined fd_per_class")
         judge = context.judge
         protocol = {**context.protocol(), "real": "test split",
                     "feature_layer": judge.record["feature_layer"], "feature_dim": judge.record["feature_dim"],
                     "formula": "Heusel et al. 2017 Eq. 6 in judge features; unbiased covariances"}
         return MetricResult({"fd": overall, "fd_intra_class_mean": intra, "fd_per_class": per_class},
-                            protocol, (NOT_FID,))
+                            protocol, tuple(notes))
 
 
 class PrecisionRecallParams(BaseModel):
@@ -98,14 +136,18 @@ class JudgePrecisionRecall:
     def compute(self, context: EvaluationContext) -> MetricResult:
         fake, _ = context.judge_outputs("generated")
         real, _ = context.judge_outputs("test")
+        notes: tuple[str, ...] = ()
         if min(fake.shape[0], real.shape[0]) <= self.k:
-            raise EvaluationError(f"judge-precision-recall needs more than k={self.k} generated and real images")
-        precision, recall = evaluation.precision_recall(real, fake, self.k, normalize=self.normalize)
+            precision = recall = None
+            notes = (f"precision and recall are null: {fake.shape[0]} generated and {real.shape[0]} real test images; "
+                     f"the k={self.k} nearest-neighbour radii need more than {self.k} of each",)
+        else:
+            precision, recall = evaluation.precision_recall(real, fake, self.k, normalize=self.normalize)
         judge = context.judge
         protocol = {**context.protocol(), "k": self.k, "real": "test split",
                     "feature_layer": judge.record["feature_layer"], "feature_dim": judge.record["feature_dim"],
                     "distance": "Euclidean" + (" between L2-normalised features" if self.normalize else "")}
-        return MetricResult({"precision": precision, "recall": recall}, protocol)
+        return MetricResult({"precision": precision, "recall": recall}, protocol, notes)
 
 
 class ParzenParams(BaseModel):

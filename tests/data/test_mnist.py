@@ -185,10 +185,12 @@ def test_when_every_source_fails_the_error_says_what_to_put_where(tmp_path: Path
     with pytest.raises(DataError) as caught:
         mnist.load_mnist(data_dir=data_dir, cache_dir=tmp_path / "cache", log=lines.append)
 
-    message = str(caught.value)
+    message, details = str(caught.value), caught.value.details
+    assert "\n" not in message and message.startswith("mnist: every source failed (")  # one line; the list is in details
     for name in NAMES:
-        assert f"{name}  (or {name}.gz)" in message
-    assert f"put these four files in {data_dir}" in message
+        assert name in message and f"{name}  (or {name}.gz)" in details
+    assert f"in {data_dir} or its MNIST/raw or raw subdirectory" in message
+    assert f"put these four files in {data_dir}" in details
     assert "--data-dir" in message and "CGANZOO_DATA_DIR" in message
     assert f"hand-placed files in {data_dir}: none of the four IDX files found" in message
     assert "hub ylecun/mnist: disabled in tests" in message
