@@ -233,8 +233,10 @@ def test_atomic_writes_get_the_usual_file_mode(tmp_path):
     import os
     import stat
 
-    from cganzoo.checkpoint import _UMASK, atomic_write_text
+    from cganzoo.checkpoint import atomic_write_text  # still importable from there
+    from cganzoo.io import umask
 
     path = tmp_path / "config.json"
     atomic_write_text(path, "{}")
-    assert stat.S_IMODE(os.stat(path).st_mode) == 0o666 & ~_UMASK
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o666 & ~umask()
+    assert umask() == os.umask(umask())  # read without changing it
