@@ -461,7 +461,7 @@ def _no_work(*args, **kwargs):
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root ignores permissions; the missing-directory cases cover it")
 def test_a_read_only_target_is_refused_before_the_work(trained, tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr("cganzoo.evaluation.evaluate_run", _no_work)
+    monkeypatch.setattr("cganzoo.api.evaluate_run", _no_work)
     locked = tmp_path / "locked"
     locked.mkdir()
     locked.chmod(0o555)
@@ -482,7 +482,7 @@ def test_a_read_only_target_is_refused_before_the_work(trained, tmp_path, monkey
                                                                  "not a directory"),
 ])
 def test_an_unusable_output_is_refused_before_the_work(trained, tmp_path, monkeypatch, capsys, argv, message):
-    monkeypatch.setattr("cganzoo.evaluation.evaluate_run", _no_work)
+    monkeypatch.setattr("cganzoo.api.evaluate_run", _no_work)
     monkeypatch.setattr("cganzoo.api.load", _no_work)
     monkeypatch.setattr("cganzoo.bench.run_benchmarks", _no_work)
     (tmp_path / "file.txt").write_text("a file")
@@ -514,7 +514,7 @@ def test_a_multi_line_error_is_one_line_with_details_behind_verbose(monkeypatch,
         raise DataError("mnist: every source failed (a: x; b: y); put the files in D",
                         details="mnist: every source failed:\n  - a: x\n  - b: y")
 
-    monkeypatch.setattr("cganzoo.runner.create_dataset", no_data)
+    monkeypatch.setattr("cganzoo.training.trainer.create_dataset", no_data)
     argv = ["run", "toy-gan", "--out", str(tmp_path / "r"), "--device", "cpu", "--no-progress"]
     assert main(argv) == 1
     err = capsys.readouterr().err.strip().splitlines()
@@ -531,7 +531,7 @@ def test_an_error_message_written_over_several_lines_is_still_printed_on_one(mon
     def raises(*args, **kwargs):
         raise ConfigError("first line\nsecond line")
 
-    monkeypatch.setattr("cganzoo.runner.create_dataset", raises)
+    monkeypatch.setattr("cganzoo.training.trainer.create_dataset", raises)
     assert main(["run", "toy-gan", "--out", str(tmp_path / "r"), "--device", "cpu", "--no-progress"]) == 2
     assert capsys.readouterr().err.strip().splitlines() == [
         "cganzoo: error: first line; second line (--verbose shows details)"]
