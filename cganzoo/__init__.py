@@ -3,6 +3,8 @@
 The public API, for users and plugin authors alike:
 
 * plugin hooks: :data:`hookimpl` (see :mod:`cganzoo.hookspecs`);
+* layers for network plugins: :class:`ConditionalBatchNorm2d` (conditioning by
+  modulation), :func:`spectral_norm_all`;
 * interfaces: :class:`Conditioner`, :class:`GeneratorNetwork`,
   :class:`DiscriminatorNetwork`, :class:`AdversarialLoss`, :class:`Callback`,
   :class:`ScheduledOptimizer`, :class:`BatchNoise`,
@@ -50,11 +52,13 @@ from cganzoo.interfaces import (
     DiscriminatorOutput,
     GeneratorNetwork,
     LabelledImages,
+    MECHANISMS,
     Metric,
     SamplingGenerator,
     ScheduledOptimizer,
 )
 from cganzoo.noise import BatchNoise
+from cganzoo.layers import ConditionalBatchNorm2d, has_spectral_norm, spectral_norm_all
 from cganzoo.labels import check_labels
 from cganzoo.config import ComponentSpec, RunConfig
 from cganzoo.components import (
@@ -82,6 +86,7 @@ __all__ = [
     "CganzooError",
     "CheckpointError",
     "ComponentSpec",
+    "ConditionalBatchNorm2d",
     "ConditionalDiscriminator",
     "ConditionalGenerator",
     "Conditioner",
@@ -96,6 +101,7 @@ __all__ = [
     "IncompatibleError",
     "LabelError",
     "LabelledImages",
+    "MECHANISMS",
     "Metric",
     "OutputError",
     "OptionalDependencyError",
@@ -116,6 +122,7 @@ __all__ = [
     "create_generator",
     "create_loss",
     "create_optimizer",
+    "has_spectral_norm",
     "hookimpl",
     "list_components",
     "list_models",
@@ -123,5 +130,6 @@ __all__ = [
     "model_preset",
     "resolve_config",
     "save_grid",
+    "spectral_norm_all",
     "train",
 ]

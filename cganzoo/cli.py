@@ -227,9 +227,12 @@ def _list(args: argparse.Namespace) -> int:
         raise UnknownComponentError(f"unknown kind {args.kind!r}; choose one of: {', '.join(KINDS)}")
     components = list_components(args.kind, args.filter)
     if args.json:
+        from cganzoo.training.build import preset_parameter_counts
+
         print(json.dumps([{"kind": c.kind, "name": c.name, "plugin": c.plugin, "description": c.description,
-                           "params": c.params.model_json_schema().get("properties", {})} for c in components],
-                         indent=2))
+                           "params": c.params.model_json_schema().get("properties", {}),
+                           **({"parameters": preset_parameter_counts(c.name)} if c.kind == "model" else {})}
+                          for c in components], indent=2))
         return 0
     rows = [(c.kind, c.name, c.plugin, c.description) for c in components]
     _print_table(("KIND", "NAME", "PLUGIN", "DESCRIPTION"), rows)

@@ -21,6 +21,7 @@ from cganzoo.interfaces import (
     DatasetInfo,
     LabelledImages,
     ScheduledOptimizer,
+    check_mechanisms,
 )
 from cganzoo.errors import IncompatibleError, PluginError
 from cganzoo.registry import Component, Registry
@@ -115,6 +116,7 @@ def create_generator(name: str, params: dict[str, Any] | None = None, *, conditi
     """
     net = get_registry(registry).create("generator", name, params, latent_dim=latent_dim,
                                      cond_dim=conditioner.cond_dim, img_shape=tuple(img_shape))
+    check_mechanisms("generator", conditioner, net, network_name=name)
     return ConditionalGenerator(conditioner, net)
 
 
@@ -135,6 +137,7 @@ def create_discriminator(name: str, params: dict[str, Any] | None = None, *, con
             f"discriminator's features, but discriminator {name!r} exposes none (no feature_dim); "
             "pick a discriminator that does (see docs/plugins.md), or another conditioner"
         )
+    check_mechanisms("discriminator", conditioner, net, network_name=name)
     return ConditionalDiscriminator(conditioner, net)
 
 
