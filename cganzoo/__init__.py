@@ -43,6 +43,7 @@ from cganzoo.errors import (
 )
 from cganzoo.interfaces import (
     AdversarialLoss,
+    Augmentation,
     Callback,
     ConditionalDiscriminator,
     ConditionalGenerator,
@@ -62,6 +63,7 @@ from cganzoo.layers import ConditionalBatchNorm2d, has_spectral_norm, spectral_n
 from cganzoo.labels import check_labels
 from cganzoo.config import ComponentSpec, RunConfig
 from cganzoo.components import (
+    create_augmentation,
     create_callback,
     create_conditioner,
     create_dataset,
@@ -81,6 +83,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "AdversarialLoss",
+    "Augmentation",
     "BatchNoise",
     "Callback",
     "CganzooError",
@@ -115,6 +118,7 @@ __all__ = [
     "TrainingInterrupted",
     "UnknownComponentError",
     "check_labels",
+    "create_augmentation",
     "create_callback",
     "create_conditioner",
     "create_dataset",

@@ -504,6 +504,21 @@ class ConditionalDiscriminator(nn.Module):
 
 
 @runtime_checkable
+class Augmentation(Protocol):
+    """A differentiable augmentation of the images D sees (see ``register_augmentations``).
+
+    ``augment(x, noise)`` maps float images ``(B, C, H, W)`` to augmented
+    images of the same shape and dtype, differentiably in ``x``; every random
+    number comes from ``noise``, a :class:`cganzoo.noise.BatchNoise` over the
+    run's checkpointed noise generator (exact resume, draws independent of the
+    number of processes).
+    """
+
+    def __call__(self, x: torch.Tensor, noise: Any) -> torch.Tensor:
+        ...
+
+
+@runtime_checkable
 class AdversarialLoss(Protocol):
     """An adversarial loss: pure functions of discriminator logits.
 

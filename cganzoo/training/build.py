@@ -32,7 +32,8 @@ from cganzoo.training.state import Optimizers
 #: Component slots of a run config and the registry kind each names.
 COMPONENT_SLOTS = (("dataset", "dataset"), ("conditioner", "conditioner"),
                    ("generator_conditioner", "conditioner"), ("discriminator_conditioner", "conditioner"),
-                   ("generator", "generator"), ("discriminator", "discriminator"), ("loss", "loss"))
+                   ("generator", "generator"), ("discriminator", "discriminator"), ("loss", "loss"),
+                   ("augmentation", "augmentation"))
 
 
 def validate_components(config: RunConfig, registry: Registry | None = None) -> None:
