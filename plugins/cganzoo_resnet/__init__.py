@@ -45,8 +45,8 @@ SNGAN = {
     "loss": {"name": "hinge"},
     "lr": 2e-4, "b1": 0.0, "b2": 0.9, "d_steps_per_g_step": 5, "batch_size": 64, "latent_dim": 128, "img_size": 32,
 }
-SNGAN_SMOKE = {"generator": {"name": "resnet", "params": {"width": 16}},
-               "discriminator": {"name": "resnet", "params": {"width": 16}}}
+SNGAN_SMOKE = {"generator": {"name": "resnet", "params": {"width": 8}},
+               "discriminator": {"name": "resnet", "params": {"width": 8, "depth": 1}}}
 
 #: BigGAN-PyTorch's CIFAR-10 release (scripts/launch_cifar_ema.sh): G_ch = D_ch = 64 (blocks of 4 x 64 = 256),
 #: num_D_steps 4, G_lr = D_lr = 2e-4, betas (0, 0.999), batch 50, no attention, EMA from iteration 1000
@@ -62,8 +62,8 @@ BIGGAN = {
     "img_size": 32,
     "callbacks": [{"name": "ema", "params": {"decay": 0.9999, "start": 1000}}],
 }
-BIGGAN_SMOKE = {"generator": {"name": "biggan", "params": {"width": 16}},
-                "discriminator": {"name": "biggan", "params": {"width": 16}}}
+BIGGAN_SMOKE = {"generator": {"name": "biggan", "params": {"width": 8}},
+                "discriminator": {"name": "biggan", "params": {"width": 8, "depth": 1}}}
 
 
 @hookimpl
