@@ -3,6 +3,8 @@
 The public API, for users and plugin authors alike:
 
 * plugin hooks: :data:`hookimpl` (see :mod:`cganzoo.hookspecs`);
+* layers for network plugins: :class:`ConditionalBatchNorm2d` (conditioning by
+  modulation), :func:`spectral_norm_all`;
 * interfaces: :class:`Conditioner`, :class:`GeneratorNetwork`,
   :class:`DiscriminatorNetwork`, :class:`AdversarialLoss`, :class:`Callback`,
   :class:`ScheduledOptimizer`, :class:`BatchNoise`,
@@ -41,6 +43,7 @@ from cganzoo.errors import (
 )
 from cganzoo.interfaces import (
     AdversarialLoss,
+    Augmentation,
     Callback,
     ConditionalDiscriminator,
     ConditionalGenerator,
@@ -50,14 +53,17 @@ from cganzoo.interfaces import (
     DiscriminatorOutput,
     GeneratorNetwork,
     LabelledImages,
+    MECHANISMS,
     Metric,
     SamplingGenerator,
     ScheduledOptimizer,
 )
 from cganzoo.noise import BatchNoise
+from cganzoo.layers import ConditionalBatchNorm2d, has_spectral_norm, spectral_norm_all
 from cganzoo.labels import check_labels
 from cganzoo.config import ComponentSpec, RunConfig
 from cganzoo.components import (
+    create_augmentation,
     create_callback,
     create_conditioner,
     create_dataset,
@@ -77,11 +83,13 @@ __version__ = "0.1.0"
 
 __all__ = [
     "AdversarialLoss",
+    "Augmentation",
     "BatchNoise",
     "Callback",
     "CganzooError",
     "CheckpointError",
     "ComponentSpec",
+    "ConditionalBatchNorm2d",
     "ConditionalDiscriminator",
     "ConditionalGenerator",
     "Conditioner",
@@ -96,6 +104,7 @@ __all__ = [
     "IncompatibleError",
     "LabelError",
     "LabelledImages",
+    "MECHANISMS",
     "Metric",
     "OutputError",
     "OptionalDependencyError",
@@ -109,6 +118,7 @@ __all__ = [
     "TrainingInterrupted",
     "UnknownComponentError",
     "check_labels",
+    "create_augmentation",
     "create_callback",
     "create_conditioner",
     "create_dataset",
@@ -116,6 +126,7 @@ __all__ = [
     "create_generator",
     "create_loss",
     "create_optimizer",
+    "has_spectral_norm",
     "hookimpl",
     "list_components",
     "list_models",
@@ -123,5 +134,6 @@ __all__ = [
     "model_preset",
     "resolve_config",
     "save_grid",
+    "spectral_norm_all",
     "train",
 ]

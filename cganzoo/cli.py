@@ -36,6 +36,9 @@ _RUN_FIELDS: dict[str, tuple[type, str]] = {
     "log_interval": (int, "log losses and images/s every N steps (default 50)"),
     "checkpoint_interval": (int, "write a checkpoint every N steps (default 1000; also each epoch end)"),
     "eval_interval": (int, "evaluate every N steps and at the end, appending to metrics.jsonl (see `cganzoo eval`)"),
+    "r1_gamma": (float, "R1 penalty weight gamma on D's gradient at real images (Mescheder et al. 2018, Eq. 9; "
+                        "default 0: off)"),
+    "r1_interval": (int, "apply R1 every N-th D update, scaled by N (lazy regularisation, StyleGAN2; default 1)"),
     "eval_samples_per_class": (int, "generated images per class for each evaluation (default 1000)"),
     "out": (Path, "run directory (default runs/<model>-<dataset>-<time>)"),
     "data_dir": (Path, "directory with hand-placed data files; the data cache goes there too"),
@@ -43,7 +46,7 @@ _RUN_FIELDS: dict[str, tuple[type, str]] = {
 #: ``cganzoo run`` flags for distributed runs (defined in :mod:`cganzoo.launch`) that are RunConfig fields.
 _DIST_FIELDS = ("sync_batchnorm", "dist_timeout_s")
 #: Metavars that the last word of the field name would get wrong.
-_METAVARS = {"eval_samples_per_class": "N", "latent_distribution": "NAME", "d_steps_per_g_step": "N"}
+_METAVARS = {"eval_samples_per_class": "N", "r1_gamma": "GAMMA", "r1_interval": "N", "latent_distribution": "NAME", "d_steps_per_g_step": "N"}
 #: Flags that set one player's optimizer setting: flag dest -> (config field, key, help).
 _PLAYER_FLAGS = {
     "g_lr": ("generator_optimizer", "lr", "learning rate of G only, overriding --lr there (e.g. TTUR: --g-lr 1e-4 "
@@ -67,6 +70,8 @@ _COMPONENT_FLAGS = {
     "loss": "adversarial loss (see `cganzoo list loss`)",
     "generator": "generator network (see `cganzoo list generator`)",
     "discriminator": "discriminator network (see `cganzoo list discriminator`)",
+    "augmentation": "augment real and generated images before D in both players' updates, e.g. diffaugment "
+                    "(see `cganzoo list augmentation`)",
     "optimizer": "adam (default: lr, b1, b2) | sgd (momentum 0.5->0.7, lr decay 1.00004/step; the CGAN paper's)",
 }
 
@@ -242,9 +247,12 @@ def _list(args: argparse.Namespace) -> int:
         raise UnknownComponentError(f"unknown kind {args.kind!r}; choose one of: {', '.join(KINDS)}")
     components = list_components(args.kind, args.filter)
     if args.json:
+        from cganzoo.training.build import preset_parameter_counts
+
         print(dumps_json([{"kind": c.kind, "name": c.name, "plugin": c.plugin, "description": c.description,
-                           "params": c.params.model_json_schema().get("properties", {})} for c in components],
-                         indent=2))
+                           "params": c.params.model_json_schema().get("properties", {}),
+                           **({"parameters": preset_parameter_counts(c.name)} if c.kind == "model" else {})}
+                          for c in components], indent=2))
         return 0
     rows = [(c.kind, c.name, c.plugin, c.description) for c in components]
     _print_table(("KIND", "NAME", "PLUGIN", "DESCRIPTION"), rows)

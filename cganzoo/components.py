@@ -14,6 +14,7 @@ import torch
 
 from cganzoo.interfaces import (
     AdversarialLoss,
+    Augmentation,
     Callback,
     Conditioner,
     ConditionalDiscriminator,
@@ -21,6 +22,7 @@ from cganzoo.interfaces import (
     DatasetInfo,
     LabelledImages,
     ScheduledOptimizer,
+    check_mechanisms,
 )
 from cganzoo.errors import IncompatibleError, PluginError
 from cganzoo.registry import Component, Registry
@@ -115,6 +117,7 @@ def create_generator(name: str, params: dict[str, Any] | None = None, *, conditi
     """
     net = get_registry(registry).create("generator", name, params, latent_dim=latent_dim,
                                      cond_dim=conditioner.cond_dim, img_shape=tuple(img_shape))
+    check_mechanisms("generator", conditioner, net, network_name=name)
     return ConditionalGenerator(conditioner, net)
 
 
@@ -135,6 +138,7 @@ def create_discriminator(name: str, params: dict[str, Any] | None = None, *, con
             f"discriminator's features, but discriminator {name!r} exposes none (no feature_dim); "
             "pick a discriminator that does (see docs/plugins.md), or another conditioner"
         )
+    check_mechanisms("discriminator", conditioner, net, network_name=name)
     return ConditionalDiscriminator(conditioner, net)
 
 
@@ -165,6 +169,22 @@ def _constant(optimizer: torch.optim.Optimizer, update: int) -> None:
     return None
 
 
+def create_augmentation(name: str, params: dict[str, Any] | None = None, *,
+                        registry: Registry | None = None) -> Augmentation:
+    """Build a registered augmentation (see ``register_augmentations`` in :mod:`cganzoo.hookspecs`).
+
+    Raises:
+        UnknownComponentError, ConfigError: unknown name or invalid params.
+        PluginError: the factory returned something that is not callable.
+    """
+    reg = get_registry(registry)
+    augmentation = reg.create("augmentation", name, params)
+    if not callable(augmentation):
+        raise PluginError(f"augmentation {name!r} (from plugin {reg.get('augmentation', name).plugin!r}) returned "
+                          f"{type(augmentation).__name__}, which is not callable as augment(x, noise)")
+    return augmentation
+
+
 def create_callback(name: str, params: dict[str, Any] | None = None, *, registry: Registry | None = None) -> Callback:
     """Build a registered training callback; its ``state_key`` defaults to ``name``.
 
@@ -184,6 +204,7 @@ def create_callback(name: str, params: dict[str, Any] | None = None, *, registry
 
 __all__ = [
     "IncompatibleError",
+    "create_augmentation",
     "create_callback",
     "create_optimizer",
     "create_conditioner",

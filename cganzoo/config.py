@@ -92,6 +92,13 @@ class RunConfig(BaseModel):
     generator: ComponentSpec = Field(ComponentSpec(name="mlp"), description="Generator network.")
     discriminator: ComponentSpec = Field(ComponentSpec(name="mlp"), description="Discriminator network.")
     loss: ComponentSpec = Field(ComponentSpec(name="mse"), description="Adversarial loss.")
+    augmentation: ComponentSpec | None = Field(
+        None, description="Differentiable augmentation of real and generated images before D, in both players' "
+                          "updates (`cganzoo list augmentation`, e.g. diffaugment); None: none.")
+    r1_gamma: float = Field(0.0, ge=0, le=1e6, description="R1 penalty weight: gamma / 2 * E||grad_x D(x)||^2 on real "
+                            "images added to D's loss (Mescheder et al. 2018, Eq. 9); 0: off.")
+    r1_interval: int = Field(1, ge=1, le=10_000, description="Apply R1 on every this-many-th D update only, multiplied "
+                             "by the interval (lazy regularisation, Karras et al. 2020, Appendix B); 1: every update.")
 
     epochs: int = Field(200, ge=1, description="Passes over the training set.")
     max_steps: int | None = Field(None, ge=1, description="Stop after this many steps (G+D updates) in total, if sooner.")
@@ -255,7 +262,7 @@ def merge_config(*layers: dict[str, Any]) -> dict[str, Any]:
 
 
 _COMPONENT_FIELDS = ("dataset", "conditioner", "generator_conditioner", "discriminator_conditioner",
-                     "generator", "discriminator", "loss", "optimizer")
+                     "generator", "discriminator", "loss", "optimizer", "augmentation")
 
 
 _PLAYER_FIELDS = ("generator_optimizer", "discriminator_optimizer")

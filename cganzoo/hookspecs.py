@@ -241,6 +241,39 @@ def register_optimizers(register):  # pragma: no cover - specification only
 
 
 @hookspec
+def register_augmentations(register):  # pragma: no cover - specification only
+    """Register augmentations: differentiable transforms of the images D sees.
+
+    Call ``register(name, factory, params=ParamsModel, description="...")``.
+    ``factory(**params)`` returns a :class:`cganzoo.interfaces.Augmentation`:
+    a callable ``augment(x, noise) -> x'`` on float images ``(B, C, H, W)``
+    in about ``[-1, 1]``, returning the same shape, differentiable in ``x``
+    (the generator's gradients flow through it: DiffAugment, Zhao et al.
+    2020, Sec. 3). A run with ``augmentation`` set applies it to the real and
+    the generated images before every call of D, in the D updates and in the
+    G update alike.
+
+    ``noise`` is a :class:`cganzoo.BatchNoise` over the run's checkpointed
+    noise generator: draw every random number from it (``noise.rand(B, 1, 1, 1)``,
+    ``noise.randint(high, B, 1)``), never from torch's global generator, so a
+    resumed run repeats the same augmentations and ``N`` processes draw what
+    one process draws. Draw per-sample values for the whole batch, so the
+    draws do not depend on the batch's content.
+
+    Example::
+
+        class Flip:
+            def __call__(self, x, noise):
+                flip = noise.rand(x.shape[0], 1, 1, 1, dtype=x.dtype) < 0.5
+                return torch.where(flip, x.flip(3), x)
+
+        @hookimpl
+        def register_augmentations(register):
+            register("flip", Flip, description="horizontal flip of half the images")
+    """
+
+
+@hookspec
 def register_callbacks(register):  # pragma: no cover - specification only
     """Register training callbacks: objects the training loop calls at fixed points.
 

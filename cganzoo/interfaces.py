@@ -131,11 +131,21 @@ class Conditioner(nn.Module, ABC):
     on the generator side and an inner product with D's features on the
     discriminator side).
 
-    Three ways to condition, all through this one interface:
+    Three ways to condition, all through this one interface (the
+    :data:`MECHANISMS`; a conditioner lists those it can serve in
+    :attr:`mechanisms`, a network those it accepts in its ``conditioning``):
 
     * **input**: ``forward(y)`` gives ``c (B, cond_dim)``, which the network
       takes as extra input (concatenated to ``z`` in G, to the image in D).
       ``cond_dim = 0`` means the conditioner adds no input.
+    * **modulation**: the same vector ``c (B, cond_dim)`` predicts the gain
+      and bias of the network's normalisation layers (conditional BatchNorm,
+      de Vries et al. 2017; Miyato & Koyama 2018, Sec. 5;
+      :class:`cganzoo.layers.ConditionalBatchNorm2d`). A one-hot ``c`` gives
+      per-class gains and biases; a learned embedding gives BigGAN's shared
+      embedding (Brock et al. 2019, Sec. 3); any conditioner that produces a
+      vector (``embedding``, ``one-hot``, ``word-vectors``) can drive it.
+      The network decides which of input and modulation it does with ``c``.
     * **output** (discriminator side only): a conditioner with
       :attr:`reads_features` set acts on the discriminator network's
       penultimate features ``h (B, F)`` (:meth:`DiscriminatorNetwork.features`).
@@ -164,6 +174,19 @@ class Conditioner(nn.Module, ABC):
     num_classes: int
     reads_features: bool = False
     accepts_text: bool = False
+
+    @property
+    def mechanisms(self) -> frozenset[str]:
+        """The conditioning mechanisms this conditioner can serve (a subset of :data:`MECHANISMS`).
+
+        Default: ``{"output"}`` for a conditioner that reads D's features;
+        ``{"input", "modulation"}`` for one that produces a vector
+        (``cond_dim >= 1``); empty for one that conditions nothing. Override to
+        narrow it (a code that only makes sense as extra input).
+        """
+        if self.reads_features:
+            return frozenset({"output"})
+        return frozenset({"input", "modulation"}) if self.cond_dim > 0 else frozenset()
 
     @abstractmethod
     def forward(self, y: torch.Tensor) -> torch.Tensor:
@@ -243,12 +266,16 @@ class GeneratorNetwork(nn.Module, ABC):
         img_shape: ``(C, H, W)`` of the images it makes.
         min_batch_size: Smallest batch it can train on (2 where ``BatchNorm1d``
             normalises over the batch alone); checked before training.
+        conditioning: How it uses ``c``: ``{"input"}`` (concatenated to ``z``,
+            the default) and/or ``{"modulation"}`` (conditional BatchNorm).
+            A conditioner that serves none of them is refused when ``G`` is built.
     """
 
     latent_dim: int
     cond_dim: int
     img_shape: tuple[int, int, int]
     min_batch_size: int = 1
+    conditioning: frozenset[str] = frozenset({"input"})
 
     @abstractmethod
     def forward(self, z: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
@@ -293,12 +320,15 @@ class DiscriminatorNetwork(nn.Module, ABC):
         img_shape: ``(C, H, W)`` of the images it scores.
         feature_dim: Width of :meth:`features`, or ``None`` if it exposes none.
         min_batch_size: Smallest batch it can train on.
+        conditioning: How it uses ``c`` (default ``{"input"}``); output
+            conditioning is offered by exposing :meth:`features`.
     """
 
     cond_dim: int
     img_shape: tuple[int, int, int]
     feature_dim: int | None = None
     min_batch_size: int = 1
+    conditioning: frozenset[str] = frozenset({"input"})
 
     @abstractmethod
     def forward(self, x: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
@@ -319,6 +349,34 @@ class DiscriminatorNetwork(nn.Module, ABC):
     def output(self, features: torch.Tensor) -> torch.Tensor:
         """The last, unconditional layer: features ``(B, feature_dim)`` -> logits ``(B,)``."""
         raise NotImplementedError(f"{type(self).__name__} exposes no features")
+
+
+#: The conditioning mechanisms: extra input, modulation of normalisation layers, D's output (features).
+MECHANISMS: tuple[str, ...] = ("input", "modulation", "output")
+
+
+def check_mechanisms(side: str, conditioner: Conditioner, net: nn.Module, *, conditioner_name: str | None = None,
+                     network_name: str | None = None) -> None:
+    """Refuse a conditioner whose vector the network cannot take in any way it accepts.
+
+    Only vector conditioning (input, modulation) is checked here; output
+    conditioning is checked against the network's ``feature_dim``.
+
+    Raises:
+        IncompatibleError: one line naming both and what each offers.
+    """
+    if conditioner.reads_features or conditioner.cond_dim == 0:
+        return
+    offered = set(conditioner.mechanisms) & {"input", "modulation"}
+    accepted = set(getattr(net, "conditioning", {"input"})) & {"input", "modulation"}
+    if offered & accepted:
+        return
+    cname = conditioner_name or getattr(conditioner, "component_name", type(conditioner).__name__)
+    nname = network_name or type(net).__name__
+    raise IncompatibleError(
+        f"{side} {nname!r} is conditioned by {' or '.join(sorted(accepted)) or 'nothing'}, but conditioner "
+        f"{cname!r} serves {' or '.join(sorted(offered)) or 'neither input nor modulation'}; pick a conditioner "
+        "that produces a vector (embedding, one-hot, word-vectors) or another network")
 
 
 class ConditionalGenerator(nn.Module):
@@ -344,6 +402,7 @@ class ConditionalGenerator(nn.Module):
                 f"conditioner {type(conditioner).__name__} conditions a discriminator's features; "
                 "it cannot condition a generator"
             )
+        check_mechanisms("generator", conditioner, net)
         self.conditioner = conditioner
         self.net = net
 
@@ -419,6 +478,7 @@ class ConditionalDiscriminator(nn.Module):
                 f"discriminator network expects cond_dim={net.cond_dim}, conditioner gives "
                 f"{conditioner.cond_dim}"
             )
+        check_mechanisms("discriminator", conditioner, net)
         self.conditioner = conditioner
         self.net = net
         if conditioner.reads_features:
@@ -450,6 +510,21 @@ class ConditionalDiscriminator(nn.Module):
         h = self.net.features(x, c)
         out = self.conditioner.condition_output(h, self.net.output(h).reshape(-1), y)
         return out if full else out.logits
+
+
+@runtime_checkable
+class Augmentation(Protocol):
+    """A differentiable augmentation of the images D sees (see ``register_augmentations``).
+
+    ``augment(x, noise)`` maps float images ``(B, C, H, W)`` to augmented
+    images of the same shape and dtype, differentiably in ``x``; every random
+    number comes from ``noise``, a :class:`cganzoo.noise.BatchNoise` over the
+    run's checkpointed noise generator (exact resume, draws independent of the
+    number of processes).
+    """
+
+    def __call__(self, x: torch.Tensor, noise: Any) -> torch.Tensor:
+        ...
 
 
 @runtime_checkable

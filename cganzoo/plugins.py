@@ -49,6 +49,7 @@ HOOK_KINDS: dict[str, str | None] = {
     "register_metrics": "metric",
     "register_optimizers": "optimizer",
     "register_callbacks": "callback",
+    "register_augmentations": "augmentation",
 }
 
 

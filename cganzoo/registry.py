@@ -28,6 +28,7 @@ KINDS: tuple[str, ...] = (
     "metric",
     "optimizer",
     "callback",
+    "augmentation",
 )
 
 

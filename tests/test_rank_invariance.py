@@ -15,7 +15,7 @@ import pytest
 import torch
 
 from cganzoo import BatchNoise, DatasetInfo, IncompatibleError
-from cganzoo.components import create_conditioner, create_discriminator, create_loss
+from cganzoo.components import create_augmentation, create_conditioner, create_discriminator, create_loss
 from cganzoo.objective import Objective
 from cganzoo.plugins import load_plugins
 
@@ -54,6 +54,44 @@ def test_two_simulated_ranks_draw_what_one_process_draws(loss_name, cond_name):
         states.append(g.get_state())
     torch.testing.assert_close((shards[0] + shards[1]) / 2, whole, rtol=1e-5, atol=1e-6)
     assert torch.equal(states[0], after_whole) and torch.equal(states[1], after_whole)
+
+
+@pytest.mark.parametrize("name", REGISTRY.names("augmentation"))
+def test_each_simulated_rank_augments_its_shard_as_one_process_augments_the_batch(name):
+    augment = create_augmentation(name, registry=REGISTRY)
+    x = torch.rand(8, 3, 16, 16) * 2 - 1
+    gen = torch.Generator().manual_seed(11)
+    whole = augment(x, BatchNoise(gen))
+    for rank in range(2):
+        g = torch.Generator().manual_seed(11)
+        shard = augment(x[rank * 4:(rank + 1) * 4], BatchNoise(g, world_size=2, rank=rank))
+        assert torch.equal(shard, whole[rank * 4:(rank + 1) * 4])
+        assert torch.equal(g.get_state(), gen.get_state())
+
+
+@pytest.mark.parametrize("name", REGISTRY.names("augmentation"))
+def test_two_simulated_ranks_with_an_augmentation_average_to_the_one_process_loss(name):
+    batch = 8
+    real, fake = torch.rand(batch, 1, 8, 8) * 2 - 1, torch.rand(batch, 1, 8, 8) * 2 - 1
+    y = torch.arange(batch) % 10
+    augment = create_augmentation(name, registry=REGISTRY)
+
+    def objective(noise):
+        o, D = objective_on("hinge", "embedding", noise)
+        return Objective(o.loss, D, noise, augmentation=augment, r1_gamma=1.0), D
+
+    gen = torch.Generator().manual_seed(2)
+    obj, D = objective(BatchNoise(gen))
+    whole = obj.discriminator_loss(D, real, y, fake, y) + obj.generator_loss(D, fake, y)
+    shards = []
+    for rank in range(2):
+        g = torch.Generator().manual_seed(2)
+        obj, D = objective(BatchNoise(g, world_size=2, rank=rank))
+        part = slice(rank * batch // 2, (rank + 1) * batch // 2)
+        shards.append(obj.discriminator_loss(D, real[part], y[part], fake[part], y[part])
+                      + obj.generator_loss(D, fake[part], y[part]))
+        assert torch.equal(g.get_state(), gen.get_state())
+    torch.testing.assert_close((shards[0] + shards[1]) / 2, whole, rtol=1e-5, atol=1e-5)
 
 
 def test_batch_noise_keeps_each_ranks_contiguous_shard():

@@ -47,7 +47,7 @@ def test_glob_filter_and_kind_order():
     assert reg.names("model", "mlp*") == ["mlp-cgan", "mlp-cgan-bce"]
     assert [c.kind for c in reg.components()] == ["model", "model", "model", "loss"]
     with pytest.raises(ValueError, match="unknown component kind"):
-        reg.register("optimizer", "adam", object)
+        reg.register("widget", "adam", object)
     assert "metric" in KINDS
 
 

@@ -32,7 +32,8 @@ from cganzoo.training.state import Optimizers
 #: Component slots of a run config and the registry kind each names.
 COMPONENT_SLOTS = (("dataset", "dataset"), ("conditioner", "conditioner"),
                    ("generator_conditioner", "conditioner"), ("discriminator_conditioner", "conditioner"),
-                   ("generator", "generator"), ("discriminator", "discriminator"), ("loss", "loss"))
+                   ("generator", "generator"), ("discriminator", "discriminator"), ("loss", "loss"),
+                   ("augmentation", "augmentation"))
 
 
 def validate_components(config: RunConfig, registry: Registry | None = None) -> None:
@@ -183,6 +184,33 @@ def component_provenance(config: RunConfig, registry: Registry | None = None) ->
         record[f"{role}_optimizer"] = entry("optimizer", config.optimizer_for(role).name)
     record["callbacks"] = [entry("callback", spec.name) for spec in config.callbacks]
     return record
+
+
+#: The data set a preset's parameter counts assume in ``cganzoo list --json``: CIFAR-10's shape and classes.
+COUNT_INFO = DatasetInfo("cifar-10-shaped", 10, tuple(f"class {k}" for k in range(10)), (3, 32, 32))
+
+
+def preset_parameter_counts(name: str, registry: Registry | None = None,
+                            info: DatasetInfo = COUNT_INFO) -> dict[str, Any] | None:
+    """Parameter counts of a model preset's G and D (conditioners included), built on ``info``'s classes and channels.
+
+    Returns:
+        ``{"generator", "discriminator", "assumes"}``, or ``None`` when the
+        preset cannot be built here (a missing optional dependency, an image
+        shape the networks refuse).
+    """
+    from cganzoo.config import validate_config
+    from cganzoo.errors import CganzooError
+
+    reg = get_registry(registry)
+    try:
+        config = validate_config({**reg.get("model", name).factory, "model": name})
+        with torch.random.fork_rng():
+            generator, discriminator = build_models(config, info, reg)
+    except CganzooError:
+        return None
+    return {"generator": count_parameters(generator), "discriminator": count_parameters(discriminator),
+            "assumes": f"{info.num_classes} classes, {info.shape[0]}x{config.img_size}x{config.img_size} images"}
 
 
 def count_parameters(module: torch.nn.Module) -> int:

@@ -18,10 +18,11 @@ does), each later one fresh fakes of the updated G (drawn without a graph).
 Over a run this is Algorithm 1's alternation shifted by one G update at the
 start. Components add terms through their interfaces
 (:mod:`cganzoo.objective`): a discriminator-side conditioner's auxiliary
-losses (AC-GAN) and a loss's penalty (WGAN-GP).
+losses (AC-GAN), a loss's penalty (WGAN-GP), the R1 penalty and an
+augmentation of D's inputs (DiffAugment).
 
 Every random draw of the step (``z``, the generator's labels, a penalty's
-weights) comes from the run's noise generator through
+weights, an augmentation's shifts and masks) comes from the run's noise generator through
 :class:`cganzoo.noise.BatchNoise`: drawn for the global batch, this rank's
 shard kept, so ``N`` processes draw what one process draws.
 """
@@ -103,7 +104,7 @@ class TrainStep:
             # the order of dropout's random draws).
             opt_d.schedule(opt_d.optimizer, state.step * k + j)
             opt_d.optimizer.zero_grad(set_to_none=True)
-            d_loss = objective.discriminator_loss(self.discriminator, x, y, fake.detach(), y_fake)
+            d_loss = objective.discriminator_loss(self.discriminator, x, y, fake.detach(), y_fake, update=state.step * k + j)
             d_loss.backward()
             opt_d.optimizer.step()
             d_total = d_loss.detach() if d_total is None else d_total + d_loss.detach()

@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 from cganzoo.compatibility import check_combination, has_batch_statistics
-from cganzoo.components import create_dataset, create_loss
+from cganzoo.components import create_augmentation, create_dataset, create_loss
 from cganzoo.config import RunConfig
 from cganzoo.data.batches import resize_images
 from cganzoo.device import resolve_device
@@ -213,7 +213,11 @@ class Trainer:
         # is final; training forward passes then go through DDP, which averages gradients
         # over ranks. Sampling, evaluation and checkpoints use the modules themselves.
         fast_modules(config, self.device, generator, discriminator)
-        self.objective = Objective(self.loss, discriminator, BatchNoise(noise, dist.world_size, dist.rank))
+        augmentation = (create_augmentation(config.augmentation.name, config.augmentation.params, registry=registry)
+                        if config.augmentation is not None else None)
+        self.objective = Objective(self.loss, discriminator, BatchNoise(noise, dist.world_size, dist.rank),
+                                   augmentation=augmentation, r1_gamma=config.r1_gamma,
+                                   r1_interval=config.r1_interval)
         step = TrainStep(self.state, self.objective, generator=dist.wrap(generator),
                          discriminator=dist.wrap(discriminator), noise=self.objective.noise,
                          latent_dim=config.latent_dim, latent_distribution=config.latent_distribution,

@@ -24,7 +24,7 @@ import torch
 from pydantic import BaseModel, ConfigDict, Field
 from torch import nn
 
-from cganzoo import DiscriminatorNetwork, GeneratorNetwork, hookimpl
+from cganzoo import DiscriminatorNetwork, GeneratorNetwork, hookimpl, spectral_norm_all
 
 #: (eps, momentum) of BatchNorm1d for each ``batchnorm`` option.
 BATCHNORM = {"reference": (0.8, 0.1), "corrected": (1e-5, 0.2)}
@@ -91,6 +91,8 @@ class MLPDiscriminatorParams(BaseModel):
 
     hidden: int = Field(512, ge=1, description="Width of the three hidden layers (reference: 512).")
     dropout: float = Field(0.4, ge=0, lt=1, description="Dropout after the 2nd and 3rd hidden layers (reference: 0.4).")
+    spectral_norm: bool = Field(False, description="Spectral normalisation of every layer (Miyato et al. 2018); "
+                                                   "the reference has none.")
 
 
 class MLPDiscriminator(DiscriminatorNetwork):
@@ -108,7 +110,7 @@ class MLPDiscriminator(DiscriminatorNetwork):
     """
 
     def __init__(self, cond_dim: int, img_shape: tuple[int, int, int], hidden: int = 512,
-                 dropout: float = 0.4) -> None:
+                 dropout: float = 0.4, spectral_norm: bool = False) -> None:
         super().__init__()
         self.cond_dim, self.img_shape = cond_dim, tuple(img_shape)
         self.model = nn.Sequential(
@@ -123,6 +125,8 @@ class MLPDiscriminator(DiscriminatorNetwork):
             nn.Linear(hidden, 1),
         )
         self.feature_dim = hidden
+        if spectral_norm:
+            spectral_norm_all(self)
 
     def forward(self, x: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
         return self.model(torch.cat((x.flatten(1), c), dim=-1)).squeeze(-1)

@@ -79,7 +79,7 @@ import torch
 from pydantic import BaseModel, ConfigDict, Field
 from torch import nn
 
-from cganzoo import DiscriminatorNetwork, GeneratorNetwork, IncompatibleError, hookimpl
+from cganzoo import DiscriminatorNetwork, GeneratorNetwork, IncompatibleError, hookimpl, spectral_norm_all
 
 
 def _init_uniform(module: nn.Module, bound: float) -> None:
@@ -199,6 +199,8 @@ class PaperDiscriminatorParams(BaseModel):
     input_dropout: float = Field(0.0, ge=0, lt=1, description="Dropout on the input pixels (GAN code: 0.2).")
     unit_pixels: bool = Field(False, description="Map x from [-1, 1] to [0, 1] before the first layer.")
     init_range: float = Field(0.005, gt=0, description="Weights start U(-init_range, init_range) (GAN code: 0.005).")
+    spectral_norm: bool = Field(False, description="Spectral normalisation of every layer (Miyato et al. 2018); "
+                                                   "the paper has none.")
 
 
 class PaperDiscriminator(DiscriminatorNetwork):
@@ -216,7 +218,7 @@ class PaperDiscriminator(DiscriminatorNetwork):
     def __init__(self, cond_dim: int, img_shape: tuple[int, int, int], x_units: int = 240, x_pieces: int = 5,
                  y_units: int = 50, y_pieces: int = 5, joint_units: int = 240, joint_pieces: int = 4,
                  dropout: float = 0.5, input_dropout: float = 0.0, unit_pixels: bool = False,
-                 init_range: float = 0.005) -> None:
+                 init_range: float = 0.005, spectral_norm: bool = False) -> None:
         super().__init__()
         self.cond_dim, self.img_shape = cond_dim, tuple(img_shape)
         self.x_layer = Maxout(math.prod(self.img_shape), x_units, x_pieces)
@@ -229,6 +231,8 @@ class PaperDiscriminator(DiscriminatorNetwork):
         self.unit_pixels = unit_pixels
         self.feature_dim = joint_units
         _init_uniform(self, init_range)
+        if spectral_norm:
+            spectral_norm_all(self)
 
     def features(self, x: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
         """The joint maxout layer's output after dropout, ``(B, joint_units)``."""
