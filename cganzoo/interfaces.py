@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Protocol, Sequence, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, Sequence, runtime_checkable
 
 import torch
 from torch import nn
@@ -39,12 +39,17 @@ class DatasetInfo:
         class_names: One human-readable name per class, index = label
             (e.g. MNIST's ``("zero", ..., "nine")``).
         shape: Native image shape ``(C, H, W)`` before any resizing.
+        judge_recipe: Overrides of :class:`cganzoo.evaluation.judge.JudgeRecipe`
+            fields suited to this data (e.g. a lower ``min_test_accuracy`` for
+            Fashion-MNIST, more epochs for colour photos); None for the defaults,
+            which are MNIST's.
     """
 
     name: str
     num_classes: int
     class_names: tuple[str, ...]
     shape: tuple[int, int, int]
+    judge_recipe: dict[str, Any] | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         if len(self.class_names) != self.num_classes:

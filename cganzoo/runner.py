@@ -263,7 +263,8 @@ class Trainer:
         config, registry, log, resume = self.config, self.registry, self.log, self.resume
         # Each node's first rank fills the data cache, then the others read it.
         data = self.dist.local_main_first(lambda: create_dataset(
-            config.dataset.name, config.dataset.params, data_dir=config.data_dir, log=log, registry=registry))
+            config.dataset.name, config.dataset.params, data_dir=config.data_dir, log=log, registry=registry,
+            img_size=config.img_size))
         self.info = data.info
         self.data_identity = dataset_identity(data)
         self.data = data  # the test split is what evaluation compares with

@@ -1,12 +1,15 @@
-"""Built-in data sets: MNIST (verified, cached, fetched offline-friendly)."""
+"""Built-in data sets, each a few lines on top of the core data layer (:mod:`cganzoo.data`).
+
+``mnist``: MNIST digits (:mod:`cganzoo_datasets.mnist`).
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Callable
 
-from cganzoo import DatasetInfo, LabelledImages, hookimpl
-from cganzoo.data import load_mnist
+from cganzoo import LabelledImages, hookimpl
+from cganzoo.data import ImageSplits, check_splits
 
 
 def make_mnist(data_dir: Path | None = None, log: Callable[[str], None] = print) -> LabelledImages:
@@ -22,15 +25,13 @@ def make_mnist(data_dir: Path | None = None, log: Callable[[str], None] = print)
         DataError: every source failed (the message says which files to put where),
             or the data failed its checksum.
     """
-    splits = load_mnist(data_dir=data_dir, cache_dir=data_dir, log=log)
-    info = DatasetInfo(name="mnist", num_classes=10, class_names=tuple(splits.class_names), shape=(1, 28, 28))
-    return LabelledImages(
-        images=splits.train_images.unsqueeze(1),
-        labels=splits.train_labels,
-        info=info,
-        test_images=splits.test_images.unsqueeze(1),
-        test_labels=splits.test_labels,
-    )
+    from cganzoo_datasets.mnist import load_mnist
+
+    s = load_mnist(data_dir=data_dir, cache_dir=data_dir, log=log)
+    splits = ImageSplits(s.train_images.unsqueeze(1), s.train_labels, s.test_images.unsqueeze(1), s.test_labels,
+                         tuple(s.class_names))
+    check_splits("mnist", splits, require_test=True)
+    return splits.to_labelled("mnist")
 
 
 @hookimpl
