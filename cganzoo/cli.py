@@ -82,6 +82,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="evaluate when training ends (all metrics, appended to metrics.jsonl)")
     for name, help_text in _COMPONENT_FLAGS.items():
         run.add_argument(f"--{name.replace('_', '-')}", dest=name, metavar="NAME", help=help_text)
+    run.add_argument("--dataset-param", dest="dataset_params", action="append", metavar="KEY=VALUE",
+                     help="a data set option, repeatable (e.g. --dataset hf --dataset-param path=uoft-cs/cifar10; "
+                          "`cganzoo list dataset --json` shows each data set's options)")
     for name, (kind, help_text) in _RUN_FIELDS.items():
         run.add_argument(f"--{name.replace('_', '-')}", dest=name, type=kind,
                          metavar=_METAVARS.get(name, name.split("_")[-1].upper()), help=help_text)
@@ -137,6 +140,8 @@ def _run(args: argparse.Namespace) -> int:
     for name in _COMPONENT_FLAGS:
         if getattr(args, name) is not None:
             overrides[name] = {"name": getattr(args, name)}
+    if args.dataset_params:
+        overrides["dataset"] = {**overrides.get("dataset", {}), "params": _key_values(args.dataset_params)}
     if args.nproc is None:
         from cganzoo.launch import check_no_launch_flags
 
@@ -157,6 +162,23 @@ def _run(args: argparse.Namespace) -> int:
         return _launch(args, config)
     train(config, progress=not args.no_progress)
     return 0
+
+
+def _key_values(items: Sequence[str]) -> dict[str, Any]:
+    """``["size=32", "path=a/b"]`` -> ``{"size": 32, "path": "a/b"}`` (values read as YAML scalars)."""
+    import yaml
+
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, text = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"--dataset-param takes KEY=VALUE, got {item!r}")
+        try:
+            value = yaml.safe_load(text) if text.strip() else None
+        except yaml.YAMLError:
+            value = text
+        out[key.strip()] = value if isinstance(value, (int, float, bool)) or value is None else text
+    return out
 
 
 def _launch(args: argparse.Namespace, config: Any) -> int:

@@ -58,7 +58,7 @@ def test_resume_from_the_cli(toy_plugin, tmp_path, capsys):
 
 @pytest.mark.parametrize("argv, message", [
     (["run", "mlp-gan"], "cganzoo: error: unknown model 'mlp-gan'; choose one of: "),
-    (["run", "mlp-cgan", "--dataset", "cifar"], "cganzoo: error: unknown dataset 'cifar'; choose one of: mnist"),
+    (["run", "mlp-cgan", "--dataset", "mnits"], "cganzoo: error: unknown dataset 'mnits'; choose one of: cifar10, "),
     (["run", "mlp-cgan", "--loss", "hinge2"], "cganzoo: error: unknown loss 'hinge2'; choose one of: bce, hinge, "),
     (["run", "mlp-cgan", "--conditioner", "nope"], "cganzoo: error: unknown conditioner 'nope'; choose one of:"),
     (["run", "mlp-cgan", "--batch-size", "0"], "batch_size: Input should be greater than or equal to 1 (got 0)"),
