@@ -254,7 +254,9 @@ def _sample(args: argparse.Namespace) -> int:
                            f"one grid; lower --n, or sample in batches from Python (cganzoo.load(RUN_DIR).sample)")
     images = model.sample(labels, n=args.n, seed=args.seed)
     try:
-        path = save_grid(images, args.output, nrow=args.n)
+        # Each row is labelled with its class name (or the free text it was drawn for).
+        names = [model.info.class_names[label] if isinstance(label, int) else label for label in labels]
+        path = save_grid(images, args.output, nrow=args.n, class_names=names)
     except OSError as exc:
         raise OutputError(f"could not write {str(args.output)!r}: {exc.strerror or exc}") from None
     print(f"wrote {path} ({images.shape[0]} images from step {model.step}, one row per label)")

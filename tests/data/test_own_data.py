@@ -383,4 +383,22 @@ def test_cdcgan_trains_samples_and_evaluates_on_a_colour_folder(tmp_path, capsys
     assert grid.mode == "RGB"
     capsys.readouterr()
     assert main(["sample", str(out), "--labels", "sky,apple", "--n", "3", "-o", str(tmp_path / "g.png")]) == 0
-    assert Image.open(tmp_path / "g.png").mode == "RGB"
+    grid = Image.open(tmp_path / "g.png")
+    assert grid.mode == "RGB"
+    unlabelled_width = 2 + 3 * (32 + 2)
+    assert grid.size[1] == 2 + 2 * (32 + 2) and grid.size[0] > unlabelled_width  # a column of class names
+    names_column = np.asarray(grid)[:, : grid.size[0] - unlabelled_width]
+    assert names_column.max() >= 200 and (names_column == 0).mean() > 0.5  # light text on black
+
+
+def test_save_grid_labels_each_row_and_checks_the_count(tmp_path):
+    from cganzoo.sampling import save_grid
+
+    images = torch.rand(6, 1, 28, 28) * 2 - 1
+    plain = Image.open(save_grid(images, tmp_path / "plain.png", nrow=3))
+    named = Image.open(save_grid(images, tmp_path / "named.png", nrow=3, class_names=["T-shirt/top", "Ankle boot"]))
+    assert named.mode == "L" and named.size[1] == plain.size[1] and named.size[0] > plain.size[0]
+    right = np.asarray(named)[:, named.size[0] - plain.size[0]:]
+    assert np.abs(right.astype(int) - np.asarray(plain.convert("L")).astype(int)).max() <= 1  # images untouched
+    with pytest.raises(ValueError, match="class_names holds 1 names for a grid of 2 rows"):
+        save_grid(images, tmp_path / "x.png", nrow=3, class_names=["one"])
