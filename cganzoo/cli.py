@@ -211,12 +211,33 @@ def _list(args: argparse.Namespace) -> int:
     components = list_components(args.kind, args.filter)
     if args.json:
         print(json.dumps([{"kind": c.kind, "name": c.name, "plugin": c.plugin, "description": c.description,
-                           "params": c.params.model_json_schema().get("properties", {})} for c in components],
-                         indent=2))
+                           "params": c.params.model_json_schema().get("properties", {}),
+                           **({"shapes": _shapes(c) or "any"} if c.kind in _NETWORK_KINDS else {})}
+                          for c in components], indent=2))
         return 0
-    rows = [(c.kind, c.name, c.plugin, c.description) for c in components]
-    _print_table(("KIND", "NAME", "PLUGIN", "DESCRIPTION"), rows)
+    # Networks declare the images they handle (GeneratorNetwork.supported_shapes); other kinds have no shape.
+    rows = [(c.kind, c.name, c.plugin, _format_shapes(c), c.description) for c in components]
+    _print_table(("KIND", "NAME", "PLUGIN", "SHAPES", "DESCRIPTION"), rows)
     return 0
+
+
+_NETWORK_KINDS = ("generator", "discriminator")
+
+
+def _shapes(component: Any) -> dict[str, list[int]] | None:
+    declared = getattr(component.factory, "supported_shapes", None)
+    return {k: list(v) for k, v in declared.items()} if isinstance(declared, dict) else None
+
+
+def _format_shapes(component: Any) -> str:
+    if component.kind not in _NETWORK_KINDS:
+        return ""
+    shapes = _shapes(component)
+    if shapes is None:
+        return "any"
+    channels = "|".join(map(str, shapes.get("channels", ()))) or "any"
+    sizes = "|".join(map(str, shapes.get("sizes", ()))) or "any"
+    return f"{channels} ch, {sizes} px"
 
 
 def _plugins(args: argparse.Namespace) -> int:

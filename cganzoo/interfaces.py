@@ -239,12 +239,18 @@ class GeneratorNetwork(nn.Module, ABC):
         img_shape: ``(C, H, W)`` of the images it makes.
         min_batch_size: Smallest batch it can train on (2 where ``BatchNorm1d``
             normalises over the batch alone); checked before training.
+        supported_shapes: Class attribute declaring the images it can make,
+            ``{"channels": (1, 3), "sizes": (28, 32, 64)}`` (square sides in
+            pixels), shown by ``cganzoo list``; ``None`` (the default) means any
+            shape. The constructor still refuses an unsupported shape with
+            :class:`cganzoo.errors.IncompatibleError`, before training.
     """
 
     latent_dim: int
     cond_dim: int
     img_shape: tuple[int, int, int]
     min_batch_size: int = 1
+    supported_shapes: dict[str, tuple[int, ...]] | None = None
 
     @abstractmethod
     def forward(self, z: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
@@ -289,12 +295,14 @@ class DiscriminatorNetwork(nn.Module, ABC):
         img_shape: ``(C, H, W)`` of the images it scores.
         feature_dim: Width of :meth:`features`, or ``None`` if it exposes none.
         min_batch_size: Smallest batch it can train on.
+        supported_shapes: As for :class:`GeneratorNetwork`; ``None``: any shape.
     """
 
     cond_dim: int
     img_shape: tuple[int, int, int]
     feature_dim: int | None = None
     min_batch_size: int = 1
+    supported_shapes: dict[str, tuple[int, ...]] | None = None
 
     @abstractmethod
     def forward(self, x: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
