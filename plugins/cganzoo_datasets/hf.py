@@ -100,7 +100,8 @@ def is_local_copy(path: Path) -> bool:
     return any(path.rglob("*.parquet")) or any(path.rglob("*.arrow"))
 
 
-def open_dataset(path: str, name: str | None = None, revision: str | None = None) -> tuple[Any, str]:
+def open_dataset(path: str, name: str | None = None, revision: str | None = None, dataset: str = "hf"
+                 ) -> tuple[Any, str]:
     """Open ``path`` as a ``datasets.DatasetDict`` and say where it came from.
 
     Raises:
@@ -134,7 +135,7 @@ def open_dataset(path: str, name: str | None = None, revision: str | None = None
     except DataError:
         raise
     except Exception as err:
-        raise DataError(f"hf: cannot open {path!r}: {one_line(err)}") from err
+        raise DataError(f"{dataset}: cannot open {path!r}: {one_line(err)}") from err
     finally:
         if was_enabled:
             datasets.enable_progress_bars()
@@ -219,7 +220,7 @@ def load_hf(dataset: str, path: str, *, log: Callable[[str], None], img_size: in
             training images; more memory than available; a preset whose split
             sizes, shape or class count differ from ``expected``.
     """
-    opened, origin = open_dataset(path, name, revision)
+    opened, origin = open_dataset(path, name, revision, dataset)
     if train_split not in opened:
         raise DataError(f"{dataset}: {origin} has no split {train_split!r}; splits: {', '.join(opened)} "
                         "(choose with --dataset-param train_split=NAME)")
