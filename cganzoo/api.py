@@ -331,7 +331,8 @@ def evaluate_run(run_dir: str | Path, *, metrics: Sequence[str | dict[str, Any]]
     model = load(run_dir, device=str(device), registry=registry)
     config = model.config
     root = Path(data_dir) if data_dir is not None else config.data_dir
-    data = create_dataset(config.dataset.name, config.dataset.params, data_dir=root, log=log, registry=registry)
+    data = create_dataset(config.dataset.name, config.dataset.params, data_dir=root, log=log, registry=registry,
+                          img_size=config.img_size)
     extra = {"run_dir": str(run_dir), "model": config.model, "checkpoint_step": model.step,
              "generator": model.weights}
     return evaluate_generator(model.generator, data, per_class=per_class, seed=seed,

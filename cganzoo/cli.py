@@ -118,6 +118,9 @@ def build_parser() -> argparse.ArgumentParser:
                      help="evaluate when training ends (all metrics, appended to metrics.jsonl)")
     for name, help_text in _COMPONENT_FLAGS.items():
         run.add_argument(f"--{name.replace('_', '-')}", dest=name, metavar="NAME", help=help_text)
+    run.add_argument("--dataset-param", dest="dataset_params", action="append", metavar="KEY=VALUE",
+                     help="a data set option, repeatable (e.g. --dataset hf --dataset-param path=uoft-cs/cifar10; "
+                          "`cganzoo list dataset --json` shows each data set's options)")
     for name, (kind, help_text) in _RUN_FIELDS.items():
         run.add_argument(f"--{name.replace('_', '-')}", dest=name, type=kind,
                          metavar=_METAVARS.get(name, name.split("_")[-1].upper()), help=help_text)
@@ -195,6 +198,8 @@ def _run(args: argparse.Namespace) -> int:
                 params[param] = getattr(args, name)
     if callbacks:
         overrides["callbacks"] = [{"name": name, "params": params} for name, params in callbacks.items()]
+    if args.dataset_params:
+        overrides["dataset"] = {**overrides.get("dataset", {}), "params": _key_values(args.dataset_params)}
     if args.nproc is None:
         from cganzoo.launch import check_no_launch_flags
 
@@ -215,6 +220,23 @@ def _run(args: argparse.Namespace) -> int:
         return _launch(args, config)
     train(config, progress=not args.no_progress)
     return 0
+
+
+def _key_values(items: Sequence[str]) -> dict[str, Any]:
+    """``["size=32", "path=a/b"]`` -> ``{"size": 32, "path": "a/b"}`` (values read as YAML scalars)."""
+    import yaml
+
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, text = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"--dataset-param takes KEY=VALUE, got {item!r}")
+        try:
+            value = yaml.safe_load(text) if text.strip() else None
+        except yaml.YAMLError:
+            value = text
+        out[key.strip()] = value if isinstance(value, (int, float, bool)) or value is None else text
+    return out
 
 
 def _launch(args: argparse.Namespace, config: Any) -> int:
@@ -251,12 +273,33 @@ def _list(args: argparse.Namespace) -> int:
 
         print(dumps_json([{"kind": c.kind, "name": c.name, "plugin": c.plugin, "description": c.description,
                            "params": c.params.model_json_schema().get("properties", {}),
-                           **({"parameters": preset_parameter_counts(c.name)} if c.kind == "model" else {})}
+                           **({"parameters": preset_parameter_counts(c.name)} if c.kind == "model" else {}),
+                           **({"shapes": _shapes(c) or "any"} if c.kind in _NETWORK_KINDS else {})}
                           for c in components], indent=2))
         return 0
-    rows = [(c.kind, c.name, c.plugin, c.description) for c in components]
-    _print_table(("KIND", "NAME", "PLUGIN", "DESCRIPTION"), rows)
+    # Networks declare the images they handle (GeneratorNetwork.supported_shapes); other kinds have no shape.
+    rows = [(c.kind, c.name, c.plugin, _format_shapes(c), c.description) for c in components]
+    _print_table(("KIND", "NAME", "PLUGIN", "SHAPES", "DESCRIPTION"), rows)
     return 0
+
+
+_NETWORK_KINDS = ("generator", "discriminator")
+
+
+def _shapes(component: Any) -> dict[str, list[int]] | None:
+    declared = getattr(component.factory, "supported_shapes", None)
+    return {k: list(v) for k, v in declared.items()} if isinstance(declared, dict) else None
+
+
+def _format_shapes(component: Any) -> str:
+    if component.kind not in _NETWORK_KINDS:
+        return ""
+    shapes = _shapes(component)
+    if shapes is None:
+        return "any"
+    channels = "|".join(map(str, shapes.get("channels", ()))) or "any"
+    sizes = "|".join(map(str, shapes.get("sizes", ()))) or "any"
+    return f"{channels} ch, {sizes} px"
 
 
 def _plugins(args: argparse.Namespace) -> int:
@@ -291,7 +334,9 @@ def _sample(args: argparse.Namespace) -> int:
                            f"one grid; lower --n, or sample in batches from Python (cganzoo.load(RUN_DIR).sample)")
     images = model.sample(labels, n=args.n, seed=args.seed)
     try:
-        path = save_grid(images, args.output, nrow=args.n)
+        # Each row is labelled with its class name (or the free text it was drawn for).
+        names = [model.info.class_names[label] if isinstance(label, int) else label for label in labels]
+        path = save_grid(images, args.output, nrow=args.n, class_names=names)
     except OSError as exc:
         raise OutputError(f"could not write {str(args.output)!r}: {exc.strerror or exc}; {images.shape[0]} images "
                           f"were sampled but not saved") from None

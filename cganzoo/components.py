@@ -7,6 +7,7 @@ the installed plugins on first use.
 
 from __future__ import annotations
 
+import inspect
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
@@ -59,14 +60,38 @@ def model_preset(name: str, *, registry: Registry | None = None) -> dict[str, An
 
 
 def create_dataset(name: str, params: dict[str, Any] | None = None, *, data_dir: Path | None = None,
-                   log: Callable[[str], None] = print, registry: Registry | None = None) -> LabelledImages:
-    """Load a registered data set as in-memory tensors (see :class:`LabelledImages`)."""
+                   log: Callable[[str], None] = print, registry: Registry | None = None,
+                   img_size: int | None = None) -> LabelledImages:
+    """Load a registered data set as in-memory tensors (see :class:`LabelledImages`).
+
+    Args:
+        name: Registered data set name.
+        params: Its options.
+        data_dir: Where the user placed data files (passed to the factory).
+        log: Receives one-line progress messages.
+        registry: Component registry (default: installed plugins).
+        img_size: The run's image side in pixels. Passed on only to factories
+            that declare an ``img_size`` keyword (data whose images differ in
+            size are resized to it when loaded); others never see it.
+    """
     reg = get_registry(registry)
-    data = reg.create("dataset", name, params, data_dir=data_dir, log=log)
+    context: dict[str, Any] = {"data_dir": data_dir, "log": log}
+    if img_size is not None and _accepts_keyword(reg.get("dataset", name).factory, "img_size"):
+        context["img_size"] = img_size
+    data = reg.create("dataset", name, params, **context)
     if not isinstance(data, LabelledImages):
         raise PluginError(f"dataset {name!r} (from plugin {reg.get('dataset', name).plugin!r}) returned "
                           f"{type(data).__name__}, not LabelledImages")
     return data
+
+
+def _accepts_keyword(factory: Callable[..., Any], keyword: str) -> bool:
+    """Whether ``factory`` names ``keyword`` (a catch-all ``**kwargs`` does not count: it would surprise)."""
+    try:
+        parameters = inspect.signature(factory).parameters.values()
+    except (TypeError, ValueError):  # a builtin or C callable without a signature
+        return False
+    return any(p.name == keyword and p.kind is not inspect.Parameter.VAR_POSITIONAL for p in parameters)
 
 
 def create_conditioner(name: str, params: dict[str, Any] | None = None, *, info: DatasetInfo,

@@ -37,7 +37,11 @@ def register_datasets(register):  # pragma: no cover - specification only
     returns a :class:`cganzoo.interfaces.LabelledImages`: the training images
     as a uint8 tensor ``(N, C, H, W)`` in ``[0, 255]``, int64 labels ``(N,)``
     in ``[0, num_classes)``, and a :class:`cganzoo.interfaces.DatasetInfo`.
-    Resizing, scaling to ``[-1, 1]`` and shuffling are the core's job.
+    Resizing, scaling to ``[-1, 1]`` and shuffling are the core's job. A
+    factory that names an ``img_size`` keyword also receives the run's image
+    side in pixels (for data whose images differ in size). :mod:`cganzoo.data`
+    offers ordered sources, a checksummed tensor cache, image decoding and the
+    checks every data set needs (``docs/datasets.md`` shows a plugin built on it).
 
     Example::
 

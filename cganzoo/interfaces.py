@@ -39,12 +39,17 @@ class DatasetInfo:
         class_names: One human-readable name per class, index = label
             (e.g. MNIST's ``("zero", ..., "nine")``).
         shape: Native image shape ``(C, H, W)`` before any resizing.
+        judge_recipe: Overrides of :class:`cganzoo.evaluation.judge.JudgeRecipe`
+            fields suited to this data (e.g. a lower ``min_test_accuracy`` for
+            Fashion-MNIST, more epochs for colour photos); None for the defaults,
+            which are MNIST's.
     """
 
     name: str
     num_classes: int
     class_names: tuple[str, ...]
     shape: tuple[int, int, int]
+    judge_recipe: dict[str, Any] | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         if len(self.class_names) != self.num_classes:
@@ -269,6 +274,11 @@ class GeneratorNetwork(nn.Module, ABC):
         conditioning: How it uses ``c``: ``{"input"}`` (concatenated to ``z``,
             the default) and/or ``{"modulation"}`` (conditional BatchNorm).
             A conditioner that serves none of them is refused when ``G`` is built.
+        supported_shapes: Class attribute declaring the images it can make,
+            ``{"channels": (1, 3), "sizes": (28, 32, 64)}`` (square sides in
+            pixels), shown by ``cganzoo list``; ``None`` (the default) means any
+            shape. The constructor still refuses an unsupported shape with
+            :class:`cganzoo.errors.IncompatibleError`, before training.
     """
 
     latent_dim: int
@@ -276,6 +286,7 @@ class GeneratorNetwork(nn.Module, ABC):
     img_shape: tuple[int, int, int]
     min_batch_size: int = 1
     conditioning: frozenset[str] = frozenset({"input"})
+    supported_shapes: dict[str, tuple[int, ...]] | None = None
 
     @abstractmethod
     def forward(self, z: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
@@ -322,6 +333,7 @@ class DiscriminatorNetwork(nn.Module, ABC):
         min_batch_size: Smallest batch it can train on.
         conditioning: How it uses ``c`` (default ``{"input"}``); output
             conditioning is offered by exposing :meth:`features`.
+        supported_shapes: As for :class:`GeneratorNetwork`; ``None``: any shape.
     """
 
     cond_dim: int
@@ -329,6 +341,7 @@ class DiscriminatorNetwork(nn.Module, ABC):
     feature_dim: int | None = None
     min_batch_size: int = 1
     conditioning: frozenset[str] = frozenset({"input"})
+    supported_shapes: dict[str, tuple[int, ...]] | None = None
 
     @abstractmethod
     def forward(self, x: torch.Tensor, c: torch.Tensor) -> torch.Tensor:

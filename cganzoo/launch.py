@@ -131,6 +131,9 @@ def worker_argv(args: argparse.Namespace, parser: argparse.ArgumentParser, **rep
             out.append(str(value))
         elif action.nargs == 0:
             out.append(action.option_strings[-1])
+        elif isinstance(value, list):  # a repeatable flag (action="append"): once per value
+            for item in value:
+                out += [action.option_strings[-1], str(item)]
         else:
             out += [action.option_strings[-1], str(value)]
     return out

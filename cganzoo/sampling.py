@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
+from typing import Sequence
 
 import torch
-from torchvision.utils import save_image
+from torchvision.utils import make_grid, save_image
 
 from cganzoo.io import atomic_write_bytes, make_dirs
 from cganzoo.latent import sample_latent
@@ -50,17 +51,58 @@ def generate(generator: torch.nn.Module, z: torch.Tensor, y: torch.Tensor, batch
         generator.train(was_training)
 
 
-def save_grid(images: torch.Tensor, path: str | Path, nrow: int) -> Path:
+def save_grid(images: torch.Tensor, path: str | Path, nrow: int, class_names: Sequence[str] | None = None) -> Path:
     """Save images in ``[-1, 1]`` as one PNG grid, atomically.
 
     Args:
-        images: ``(N, C, H, W)`` in ``[-1, 1]``.
+        images: ``(N, C, H, W)`` in ``[-1, 1]``, ``C`` 1 or 3.
         path: Output ``.png`` path; parent directories are created.
         nrow: Images per row.
+        class_names: Optional label of each grid row (``ceil(N / nrow)`` of
+            them), written in a column left of the images, e.g. the class each
+            row was sampled for. Grayscale grids stay grayscale.
+
+    Raises:
+        ValueError: ``class_names`` does not hold one name per row.
     """
     path = Path(path)
     make_dirs(path.parent)
     buffer = io.BytesIO()
-    save_image(images.detach().cpu(), buffer, format="png", nrow=nrow, normalize=True, value_range=(-1, 1), padding=2)
+    if class_names is None:
+        save_image(images.detach().cpu(), buffer, format="png", nrow=nrow, normalize=True, value_range=(-1, 1),
+                   padding=2)
+    else:
+        labelled_grid(images, nrow, class_names).save(buffer, format="png")
     atomic_write_bytes(path, buffer.getvalue())
     return path
+
+
+def labelled_grid(images: torch.Tensor, nrow: int, class_names: Sequence[str], padding: int = 2):
+    """The grid of :func:`save_grid` as a PIL image, with ``class_names[i]`` written left of row ``i``.
+
+    Returns:
+        ``PIL.Image.Image``, mode ``"L"`` for 1-channel images, else ``"RGB"``;
+        white text on the grid's black padding colour, in Pillow's built-in font.
+    """
+    from PIL import Image, ImageDraw, ImageFont
+
+    rows = -(-images.shape[0] // nrow)
+    if len(class_names) != rows:
+        raise ValueError(f"class_names holds {len(class_names)} names for a grid of {rows} rows")
+    grid = make_grid(images.detach().cpu().float(), nrow=nrow, normalize=True, value_range=(-1, 1), padding=padding)
+    array = grid.mul(255).add_(0.5).clamp_(0, 255).to(torch.uint8).permute(1, 2, 0).numpy()
+    mode = "L" if images.shape[1] == 1 else "RGB"
+    picture = Image.fromarray(array[:, :, 0] if mode == "L" else array, mode=mode)
+    font = ImageFont.load_default()
+    measure = ImageDraw.Draw(Image.new(mode, (1, 1)))
+    boxes = [measure.textbbox((0, 0), str(name), font=font) for name in class_names]
+    width = max(box[2] - box[0] for box in boxes) + 2 * padding + 4
+    canvas = Image.new(mode, (picture.width + width, picture.height), 0)
+    canvas.paste(picture, (width, 0))
+    draw = ImageDraw.Draw(canvas)
+    row_height = images.shape[2] + padding
+    white = 255 if mode == "L" else (255, 255, 255)
+    for i, (name, box) in enumerate(zip(class_names, boxes)):
+        top = padding + i * row_height + (images.shape[2] - (box[3] - box[1])) // 2 - box[1]
+        draw.text((padding + 2, top), str(name), fill=white, font=font)
+    return canvas

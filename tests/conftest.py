@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from cganzoo import plugins
-from cganzoo.data import mnist
+from cganzoo_datasets import mnist
 from cganzoo.errors import DataError
 
 TOY_ENTRY_POINT = importlib.metadata.EntryPoint(name="toy", value="toy_plugin", group=plugins.ENTRY_POINT_GROUP)
@@ -81,7 +81,7 @@ class RealMnist:
     Attributes:
         splits: What ``load_mnist`` returned.
         data_dir: The (empty) directory searched for hand-placed files.
-        cache_dir: The cache root it wrote ``mnist/v1`` under.
+        cache_dir: The cache root it wrote ``mnist/v2`` under.
         log: The lines it logged.
         seconds: Wall time of the call.
     """

@@ -12,9 +12,20 @@ from cganzoo.cli import main
 def test_list_shows_kind_name_and_plugin(capsys):
     assert main(["list"]) == 0
     out = capsys.readouterr().out
-    assert out.splitlines()[0].split() == ["KIND", "NAME", "PLUGIN", "DESCRIPTION"]
+    assert out.splitlines()[0].split() == ["KIND", "NAME", "PLUGIN", "SHAPES", "DESCRIPTION"]
     assert any(line.split()[:3] == ["model", "mlp-cgan", "mlp"] for line in out.splitlines())
     assert any(line.split()[:3] == ["loss", "mse", "losses"] for line in out.splitlines())
+    # Networks show the shapes they declare; those that declare none take any shape.
+    assert any(line.split()[:7] == ["generator", "dcgan", "dcgan", "1|3", "ch,", "28|32|64", "px"]
+               for line in out.splitlines())
+    assert any(line.split()[:4] == ["discriminator", "mlp", "mlp", "any"] for line in out.splitlines())
+
+
+def test_list_json_shows_network_shapes(capsys):
+    assert main(["list", "generator", "--json"]) == 0
+    rows = {r["name"]: r for r in json.loads(capsys.readouterr().out)}
+    assert rows["dcgan"]["shapes"] == {"channels": [1, 3], "sizes": [28, 32, 64]}
+    assert rows["mlp"]["shapes"] == "any"
 
 
 def test_list_json_and_filter(capsys):
@@ -58,7 +69,7 @@ def test_resume_from_the_cli(toy_plugin, tmp_path, capsys):
 
 @pytest.mark.parametrize("argv, message", [
     (["run", "mlp-gan"], "cganzoo: error: unknown model 'mlp-gan'; choose one of: "),
-    (["run", "mlp-cgan", "--dataset", "cifar"], "cganzoo: error: unknown dataset 'cifar'; choose one of: mnist"),
+    (["run", "mlp-cgan", "--dataset", "mnits"], "cganzoo: error: unknown dataset 'mnits'; choose one of: cifar10, "),
     (["run", "mlp-cgan", "--loss", "hinge2"], "cganzoo: error: unknown loss 'hinge2'; choose one of: bce, hinge, "),
     (["run", "mlp-cgan", "--conditioner", "nope"], "cganzoo: error: unknown conditioner 'nope'; choose one of:"),
     (["run", "mlp-cgan", "--batch-size", "0"], "batch_size: Input should be greater than or equal to 1 (got 0)"),

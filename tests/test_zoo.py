@@ -134,8 +134,8 @@ def test_the_gradient_penalty_reaches_the_discriminator_through_the_objective():
      "'dcgan' invalidates"),
     (["run", "mlp-cgan", "--batch-size", "1"],
      "cganzoo: error: generator 'mlp' needs batches of at least 2 to train (BatchNorm over the batch), but batch_size is 1"),
-    (["run", "cdcgan", "--img-size", "64"],
-     "cganzoo: error: dcgan generator handles 28x28 or 32x32 images, not 64x64; use --img-size 28 or 32"),
+    (["run", "cdcgan", "--img-size", "48"],
+     "cganzoo: error: dcgan generator handles 28x28, 32x32 or 64x64 images, not 48x48; use --img-size 28, 32 or 64"),
 ])
 def test_incompatible_combinations_fail_before_training_in_one_line(argv, message, toy_plugin, tmp_path, capsys):
     out = tmp_path / "run"

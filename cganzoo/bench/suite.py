@@ -336,7 +336,7 @@ class _Bench:
 
     def reference_loop(self, config: RunConfig) -> tuple[Callable[[int, float, int], Measurement], float]:
         data = create_dataset(config.dataset.name, config.dataset.params, data_dir=config.data_dir,
-                              log=lambda _: None, registry=self.registry)
+                              log=lambda _: None, registry=self.registry, img_size=config.img_size)
         self.train_size = int(data.images.shape[0])
         root = Path(self.tmp.name) / "torchvision-root"
         pipeline = ReferencePipeline(config, data, root, self.device, batch_size=config.batch_size)

@@ -1,19 +1,44 @@
-"""Data sets as tensors: sources with integrity checks, on-disk caching, and device-resident batches.
+"""The data layer every data set shares: sources, verification, a checksummed tensor cache, batches.
 
-Public: :func:`load_mnist` (MNIST from the cache, hand-placed files, the
-Hugging Face hub or the package index, md5-verified), :func:`default_cache_dir`,
-:class:`EpochBatches`, :func:`resize_images`, :func:`to_unit_range`.
+A data set plugin (MNIST's included: ``plugins/cganzoo_datasets``) lists its
+:class:`Source` objects and hands them to :func:`first_verified` with its
+verification; stores what it read in a :class:`TensorCache` (one safetensors
+file, sha256-checked, written atomically); decodes image files with
+:mod:`cganzoo.data.decode`; refuses bad data with :func:`check_splits` and
+oversized data with :func:`check_memory`; and returns
+:meth:`ImageSplits.to_labelled`. The core then resizes once
+(:func:`resize_images`) and serves shuffled batches (:class:`EpochBatches`).
+``docs/datasets.md`` shows a plugin built on these in a few lines.
 """
 
 from cganzoo.data.batches import EpochBatches, epoch_permutation, resize_images, to_unit_range
-from cganzoo.data.mnist import MnistSplits, default_cache_dir, load_mnist
+from cganzoo.data.cache import TensorCache, default_cache_dir, one_line
+from cganzoo.data.idx import idx_bytes, read_idx
+from cganzoo.data.decode import ImageRef, choose_channels, choose_size, decode, image_extensions, probe
+from cganzoo.data.sources import Source, first_verified
+from cganzoo.data.splits import ImageSplits, available_memory_bytes, check_memory, check_splits, format_bytes
 
 __all__ = [
     "EpochBatches",
-    "MnistSplits",
+    "ImageRef",
+    "ImageSplits",
+    "Source",
+    "TensorCache",
+    "available_memory_bytes",
+    "check_memory",
+    "check_splits",
+    "choose_channels",
+    "choose_size",
+    "decode",
     "default_cache_dir",
     "epoch_permutation",
-    "load_mnist",
+    "first_verified",
+    "format_bytes",
+    "idx_bytes",
+    "image_extensions",
+    "one_line",
+    "probe",
+    "read_idx",
     "resize_images",
     "to_unit_range",
 ]

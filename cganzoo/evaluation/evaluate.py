@@ -42,7 +42,9 @@ class EvaluationReport:
 
     Attributes:
         results: metric name -> :class:`MetricResult`, in the order computed.
-        protocol: The shared protocol (sample counts, seed, judge record if any).
+        protocol: The shared protocol (sample counts, seed, judge record if any;
+            ``unreliable_metrics``: the metrics that read a judge below its
+            required test accuracy, when there are any).
         wall_s: Seconds the evaluation took (sampling, judge, every metric);
             judge training, if it happened, is excluded and reported separately.
         metric_seconds: metric name -> seconds it took (judge features are
@@ -71,7 +73,9 @@ class EvaluationReport:
         """One line: every scalar, rounded."""
         parts = [f"{k}={_number(v, '.4g')}" for k, v in self.scalars().items()]
         step = f" at step {self.step}" if self.step is not None else ""
-        return f"cganzoo: eval{step} ({self.wall_s:.1f} s): " + ", ".join(parts)
+        unreliable = self.protocol.get("unreliable_metrics")
+        warning = f" (unreliable, the judge missed its required accuracy: {', '.join(unreliable)})" if unreliable else ""
+        return f"cganzoo: eval{step} ({self.wall_s:.1f} s): " + ", ".join(parts) + warning
 
     def format_table(self, class_names: Sequence[str] | None = None) -> str:
         """A human-readable table: scalars per metric, per-class lists, notes, protocol."""
@@ -90,6 +94,9 @@ class EvaluationReport:
             for note in result.notes:
                 lines.append(f"  note: {note}")
         p = self.protocol
+        if p.get("unreliable_metrics"):
+            lines.insert(0, f"warning: unreliable metrics (the judge missed its required test accuracy): "
+                            f"{', '.join(p['unreliable_metrics'])}")
         lines.append(f"protocol: {p.get('num_samples')} generated images "
                      f"({p.get('samples_per_class', ['?'])[0]} per class), seed {p.get('seed')}, "
                      f"{p.get('num_test')} real test images of {p.get('dataset')!r}")
@@ -220,9 +227,26 @@ def evaluate_samples(samples: torch.Tensor, labels: torch.Tensor, data: Labelled
         seconds[name] = time.perf_counter() - t0
     wall = time.perf_counter() - start - loaded.get("seconds", 0.0)
     protocol = context.protocol(judge=context._judge is not None)
+    if context._judge is not None and not context._judge.reliable:
+        results, protocol["unreliable_metrics"] = _mark_unreliable(results, context._judge, context.info.name)
     if "seconds" in loaded:
         protocol["judge_load_or_train_s"] = round(loaded["seconds"], 1)
     return EvaluationReport(results, protocol, wall, seconds, step)
+
+
+def _mark_unreliable(results: dict[str, MetricResult], judge: Judge, dataset: str
+                     ) -> tuple[dict[str, MetricResult], list[str]]:
+    """Add a note to every metric that read a judge below its required accuracy; return their names."""
+    note = (f"UNRELIABLE: the judge reached test accuracy {judge.test_accuracy:.4f} on {dataset!r}, below the "
+            f"{judge.required_accuracy} its recipe requires; its features and predictions, and so this value, "
+            "cannot be trusted")
+    marked, names = {}, []
+    for name, result in results.items():
+        if "judge" in result.protocol:
+            result = MetricResult(result.values, result.protocol, (note, *result.notes))
+            names.append(name)
+        marked[name] = result
+    return marked, names
 
 
 def evaluate_generator(generator: torch.nn.Module, data: LabelledImages, *, per_class: int = SAMPLES_PER_CLASS,

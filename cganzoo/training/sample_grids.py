@@ -11,7 +11,8 @@ from cganzoo.sampling import PER_CLASS, generate, save_grid
 
 
 class SampleGrids(Callback):
-    """Row ``i`` is class ``i``, ten columns, the same fixed noise all run long, G in eval mode.
+    """Row ``i`` is class ``i`` (its name written left of it), ten columns, the same fixed noise all run long,
+    G in eval mode.
 
     The grid is drawn from the run's sampling generator (the EMA of G when an
     ``ema`` callback runs, else G) and handed to every callback's ``on_samples``.
@@ -35,8 +36,9 @@ class SampleGrids(Callback):
         state = trainer.state
         images = generate(trainer.sampling_generator(), state.fixed_z, state.fixed_y)
         path = Path(trainer.run_dir) / "samples" / f"step_{state.step}.png"
+        rows = state.fixed_y[::PER_CLASS].tolist()  # one class per row
         try:
-            save_grid(images, path, nrow=PER_CLASS)
+            save_grid(images, path, nrow=PER_CLASS, class_names=[trainer.info.class_names[k] for k in rows])
         except OSError as exc:
             raise OutputError(f"could not write {str(path)!r}: {exc.strerror or exc}; "
                               + trainer.resume_hint()) from None

@@ -145,7 +145,8 @@ class Trainer:
         config, registry, dist = self.config, self.registry, self.dist
         # Each node's first rank fills the data cache, then the others read it.
         data = dist.local_main_first(lambda: create_dataset(
-            config.dataset.name, config.dataset.params, data_dir=config.data_dir, log=self.log, registry=registry))
+            config.dataset.name, config.dataset.params, data_dir=config.data_dir, log=self.log, registry=registry,
+            img_size=config.img_size))
         self.data, self.info = data, data.info  # the test split is what evaluation compares with
         self.data_identity = dataset_identity(data)
         images = resize_images(data.images, config.img_size)

@@ -1,4 +1,4 @@
-"""Conditional DCGAN networks for 28x28 and 32x32 images, 1 or 3 channels, and the convolutional models.
+"""Conditional DCGAN networks for 28x28, 32x32 and 64x64 images, 1 or 3 channels, and the convolutional models.
 
 Radford, Metz & Chintala 2016 ("Unsupervised Representation Learning with
 Deep Convolutional GANs", Sec. 3): strided (transposed) convolutions instead
@@ -8,12 +8,13 @@ with a tanh output, LeakyReLU(0.2) in D, weights initialised N(0, 0.02)
 Osindero 2014: G takes ``[c, z]`` into its first (linear) layer; D takes the
 condition as ``cond_dim`` constant feature maps stacked onto the image.
 
-Sizes (``s = H / 4``, 7 for 28 px, 8 for 32 px; ``w = width``):
+Sizes (``s = H / 4``, 7 for 28 px, 8 for 32 px, 16 for 64 px; ``w = width``;
+``f = ceil(s / 2)``, 4 for 28 and 32 px, 8 for 64 px):
 
 * generator: ``[c, z] -> Linear -> (4w, s, s) -> ConvT 4w->2w (2s) -> ConvT
   2w->w (4s) -> Conv3x3 w->C -> tanh``;
 * discriminator: ``[x, c tiled] -> Conv4x4/2 w -> Conv4x4/2 2w -> Conv3x3/2 4w
-  (4x4) -> features (4w * 16) -> Linear -> logit``.
+  (f x f) -> features (4w * f * f) -> Linear -> logit``.
 
 D's ``norm`` can be ``batch`` (DCGAN), ``layer`` (per-sample, for WGAN-GP,
 Gulrajani et al. 2017, Sec. 4) or ``none``; ``spectral_norm`` wraps every
@@ -30,14 +31,16 @@ from torch import nn
 
 from cganzoo import DiscriminatorNetwork, GeneratorNetwork, IncompatibleError, hookimpl
 
-SIDES = (28, 32)
+SIDES = (28, 32, 64)
+#: What both networks declare (``cganzoo list`` shows it).
+SHAPES = {"channels": (1, 3), "sizes": SIDES}
 
 
 def _check_shape(img_shape: tuple[int, int, int], what: str) -> tuple[int, int, int]:
     channels, height, width = img_shape
     if height != width or height not in SIDES:
         raise IncompatibleError(
-            f"dcgan {what} handles 28x28 or 32x32 images, not {height}x{width}; use --img-size 28 or 32")
+            f"dcgan {what} handles 28x28, 32x32 or 64x64 images, not {height}x{width}; use --img-size 28, 32 or 64")
     if channels not in (1, 3):
         raise IncompatibleError(f"dcgan {what} handles 1 or 3 channels, not {channels}")
     return channels, height, width
@@ -69,7 +72,7 @@ class DCGANGenerator(GeneratorNetwork):
     Args:
         latent_dim: Width of ``z``.
         cond_dim: Width of ``c``.
-        img_shape: ``(C, H, W)`` with ``C`` in {1, 3} and ``H = W`` in {28, 32}.
+        img_shape: ``(C, H, W)`` with ``C`` in {1, 3} and ``H = W`` in {28, 32, 64}.
         width: Base channel count ``w``.
 
     Shapes:
@@ -79,6 +82,8 @@ class DCGANGenerator(GeneratorNetwork):
     Raises:
         IncompatibleError: another image size or channel count.
     """
+
+    supported_shapes = SHAPES
 
     def __init__(self, latent_dim: int, cond_dim: int, img_shape: tuple[int, int, int], width: int = 16) -> None:
         super().__init__()
@@ -118,18 +123,20 @@ class DCGANDiscriminator(DiscriminatorNetwork):
 
     Args:
         cond_dim: Width of ``c``, stacked onto the image as constant maps (0: none).
-        img_shape: ``(C, H, W)`` with ``C`` in {1, 3} and ``H = W`` in {28, 32}.
+        img_shape: ``(C, H, W)`` with ``C`` in {1, 3} and ``H = W`` in {28, 32, 64}.
         width: Base channel count ``w``.
         norm: ``"batch"``, ``"layer"`` or ``"none"``.
         spectral_norm: Spectrally normalise every convolution and the last layer.
 
     Shapes:
         ``x (B, C, H, W)``, ``c (B, cond_dim)`` -> logits ``(B,)``;
-        ``features``: ``(B, 4w * 16)``, the flattened 4x4 feature maps.
+        ``features``: ``(B, 4w * f * f)``, the flattened ``f x f`` feature maps (``f`` 4, or 8 at 64 px).
 
     Raises:
         IncompatibleError: another image size or channel count.
     """
+
+    supported_shapes = SHAPES
 
     def __init__(self, cond_dim: int, img_shape: tuple[int, int, int], width: int = 16,
                  norm: str = "batch", spectral_norm: bool = False) -> None:
@@ -143,8 +150,9 @@ class DCGANDiscriminator(DiscriminatorNetwork):
 
         convs = [nn.Conv2d(channels + cond_dim, width, 4, stride=2, padding=1),        # -> H/2
                  nn.Conv2d(width, 2 * width, 4, stride=2, padding=1),                   # -> H/4 (7 or 8)
-                 nn.Conv2d(2 * width, 4 * width, 3, stride=2, padding=1)]               # -> 4
-        head = nn.Linear(4 * width * 16, 1)
+                 nn.Conv2d(2 * width, 4 * width, 3, stride=2, padding=1)]               # -> f (4, or 8 at 64 px)
+        final = (side // 4 + 1) // 2
+        head = nn.Linear(4 * width * final * final, 1)
         _dcgan_init(nn.ModuleList(convs + [head]))
         if spectral_norm:
             convs = [nn.utils.parametrizations.spectral_norm(m) for m in convs]
@@ -157,7 +165,7 @@ class DCGANDiscriminator(DiscriminatorNetwork):
         )
         self.head = head
         _dcgan_init(nn.ModuleList([m for m in self.body if isinstance(m, (nn.BatchNorm2d, nn.GroupNorm))]))
-        self.feature_dim = 4 * width * 16
+        self.feature_dim = 4 * width * final * final
 
     def features(self, x: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
         maps = c[:, :, None, None].expand(-1, -1, x.shape[2], x.shape[3])
@@ -180,9 +188,9 @@ def _dcgan(conditioner: str | dict, loss: str | dict, *, g: dict | None = None, 
 @hookimpl
 def register_networks(register):
     register("dcgan", DCGANGenerator, kind="generator", params=DCGANGeneratorParams,
-             description="conditional DCGAN generator, 28 or 32 px, 1 or 3 channels (Radford et al. 2016)")
+             description="conditional DCGAN generator, 28, 32 or 64 px, 1 or 3 channels (Radford et al. 2016)")
     register("dcgan", DCGANDiscriminator, kind="discriminator", params=DCGANDiscriminatorParams,
-             description="conditional DCGAN discriminator, 28 or 32 px; norm batch|layer|none, optional "
+             description="conditional DCGAN discriminator, 28, 32 or 64 px; norm batch|layer|none, optional "
                          "spectral norm; exposes features")
 
 

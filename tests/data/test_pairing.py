@@ -15,7 +15,7 @@ import pytest
 import torch
 
 from cganzoo import create_dataset
-from cganzoo.data import mnist
+from cganzoo_datasets import mnist
 from cganzoo.data.batches import EpochBatches, resize_images
 from cganzoo.data.idx import idx_bytes
 from cganzoo.errors import DataError
@@ -63,7 +63,7 @@ def test_pairs_survive_the_cache_the_plugin_resize_and_shuffle(encoded):
     data_dir, labels = encoded
     lines = []
     first = create_dataset("mnist", data_dir=data_dir, log=lines.append)  # from the hand-placed files, then cached
-    assert lines[-1] == f"mnist: cached at {data_dir / 'mnist' / 'v1'}"
+    assert lines[-1] == f"mnist: cached at {data_dir / 'mnist' / 'v2'}"
     for path in data_dir.glob("*-ubyte"):
         path.unlink()  # from now on only the cache can answer
     lines.clear()
@@ -76,7 +76,7 @@ def test_pairs_survive_the_cache_the_plugin_resize_and_shuffle(encoded):
 def test_a_corrupted_cache_is_rebuilt_with_a_line_saying_so_and_pairs_survive(encoded):
     data_dir, labels = encoded
     create_dataset("mnist", data_dir=data_dir, log=lambda line: None)
-    (arrow,) = (data_dir / "mnist" / "v1" / "train").glob("*.arrow")
+    arrow = data_dir / "mnist" / "v2" / "tensors.safetensors"
     content = bytearray(arrow.read_bytes())
     offset = content.find(labels[:3].astype("<i8").tobytes())  # the label column, as stored (int64)
     assert offset > 0
@@ -84,6 +84,6 @@ def test_a_corrupted_cache_is_rebuilt_with_a_line_saying_so_and_pairs_survive(en
     arrow.write_bytes(bytes(content))
     lines = []
     data = create_dataset("mnist", data_dir=data_dir, log=lines.append)
-    assert lines[0] == f"mnist: cache at {data_dir / 'mnist' / 'v1'} failed its checksum; rebuilding from sources"
-    assert lines[-1] == f"mnist: cached at {data_dir / 'mnist' / 'v1'}"
+    assert lines[0] == f"mnist: cache at {data_dir / 'mnist' / 'v2'} failed its checksum; rebuilding from sources"
+    assert lines[-1] == f"mnist: cached at {data_dir / 'mnist' / 'v2'}"
     _assert_paired(data, labels)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -12,6 +13,7 @@ from cganzoo.evaluation import (
     JudgeRecipe,
     check_unit_range,
     dataset_checksum,
+    evaluate_samples,
     load_or_train_judge,
     to_judge_input,
     to_parzen_input,
@@ -83,11 +85,39 @@ def test_a_damaged_cached_judge_is_retrained(tmp_path, toy_data):
     assert again.checksum == judge.checksum  # same seed, same data, same recipe: the same weights
 
 
-def test_a_judge_below_its_required_accuracy_is_refused(toy_data):
+def test_a_judge_below_its_required_accuracy_is_kept_and_marked_unreliable(toy_data, tmp_path):
     hopeless = JudgeRecipe(channels=(1, 1), features=2, epochs=1, batch_size=512, max_lr=1e-6,
                            min_test_accuracy=0.99)
-    with pytest.raises(EvaluationError, match="below the required 0.99"):
-        train_judge(toy_data, hopeless, log=quiet)
+    lines: list[str] = []
+    judge = load_or_train_judge(toy_data, cache_root=tmp_path, recipe=hopeless, log=lines.append)
+    assert not judge.reliable and judge.record["reliable"] is False
+    assert any(line.endswith("below the required 0.99; metrics that read it will be reported as unreliable")
+               for line in lines)
+    cached = load_or_train_judge(toy_data, cache_root=tmp_path, recipe=hopeless, log=quiet)
+    assert cached.checksum == judge.checksum and not cached.reliable  # kept, not retrained each time
+    assert judge.describe()["required_test_accuracy"] == 0.99
+
+    samples = torch.zeros(20, 1, 28, 28)
+    labels = torch.arange(10).repeat(2)
+    report = evaluate_samples(samples, labels, toy_data, metrics=["conditional-accuracy", "parzen-log-likelihood"],
+                              judge=judge, log=quiet)
+    assert report.protocol["unreliable_metrics"] == ["conditional-accuracy"]
+    assert report.results["conditional-accuracy"].notes[0].startswith("UNRELIABLE: the judge reached test accuracy")
+    assert not any("UNRELIABLE" in n for n in report.results["parzen-log-likelihood"].notes)
+    assert report.format_table().splitlines()[0] == (
+        "warning: unreliable metrics (the judge missed its required test accuracy): conditional-accuracy")
+
+
+def test_the_recipe_follows_the_data_set(toy_data):
+    from cganzoo.evaluation.judge import recipe_for
+
+    assert recipe_for(toy_data) == JudgeRecipe()
+    info = dataclasses.replace(toy_data.info, judge_recipe={"epochs": 7, "min_test_accuracy": 0.5})
+    other = LabelledImages(toy_data.images, toy_data.labels, info, toy_data.test_images, toy_data.test_labels)
+    assert recipe_for(other) == JudgeRecipe(epochs=7, min_test_accuracy=0.5)
+    bad = dataclasses.replace(toy_data.info, judge_recipe={"epoch": 7})
+    with pytest.raises(EvaluationError, match="declares an invalid judge recipe"):
+        recipe_for(LabelledImages(toy_data.images, toy_data.labels, bad, toy_data.test_images, toy_data.test_labels))
 
 
 def test_judge_needs_a_test_split(toy_data):
