@@ -36,7 +36,8 @@ def test_a_run_writes_config_metrics_samples_and_checkpoints(tmp_path, registry)
     assert all(r["images_per_s"] > 0 for r in lines)
     assert sorted(p.name for p in (run_dir / "samples").iterdir()) == ["step_12.png", "step_6.png"]
     grid = Image.open(run_dir / "samples" / "step_12.png")
-    assert grid.size == (10 * 32 + 11 * 2, 10 * 32 + 11 * 2)  # 10x10 grid of 32 px images, 2 px padding
+    # 10x10 grid of 32 px images, 2 px padding, and a column of class names ("class 0" ...) on the left
+    assert grid.size[1] == 10 * 32 + 11 * 2 and grid.size[0] > 10 * 32 + 11 * 2
     ckpts = sorted(p.name for p in (run_dir / "checkpoints").iterdir() if p.is_dir())
     assert ckpts == ["step_000000010", "step_000000012"]  # keep_checkpoints=2
     assert (run_dir / "checkpoints" / "latest").read_text().strip() == "step_000000012"

@@ -75,4 +75,4 @@ def first_verified(dataset: str, sources: Sequence[Source[T]], verify: Callable[
         line, details = advice(failures)
         raise DataError(line, details=details)
     reasons = "; ".join(failures) or "no source is configured"
-    raise DataError(f"{dataset} could not be obtained from any source: {reasons}")
+    raise DataError(f"{dataset}: every source failed ({reasons})")

@@ -194,7 +194,7 @@ def no_source_message(spec: IdxSet, search_root: Path, failures: list[str], load
             f"({', '.join(IDX_NAMES)}, each optionally .gz) in {search_root} or its {subdirs} subdirectory, or name "
             f"their directory with --data-dir DIR or CGANZOO_DATA_DIR")
     return line, (
-        f"{spec.title} could not be obtained from any source:\n{reasons}\n"
+        f"{spec.title}: every source failed:\n{reasons}\n"
         f"To use a copy you already have, put these four files in {search_root} "
         f"(or in its {subdirs} subdirectory):\n{files}\n"
         f"or put them in another directory and name it with --data-dir DIR "

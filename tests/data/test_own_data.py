@@ -364,7 +364,9 @@ def test_fashion_mnist_recompressed_hand_placed_files_pass_and_a_damaged_one_is_
         fashion_mnist.load_fashion_mnist(data_dir=tmp_path, cache_dir=tmp_path / "other", log=lines.append,
                                          base_url="file:///nowhere")
     assert f"{raw / NAMES[1]}.gz failed its checksum" in lines[0]
-    assert "put these four files in" in str(caught.value) and "FashionMNIST/raw" in str(caught.value)
+    assert "\n" not in str(caught.value)  # one line; the list of sources is in the details (--verbose)
+    assert "put the four IDX files" in str(caught.value) and "FashionMNIST/raw" in str(caught.value)
+    assert "put these four files in" in caught.value.details
 
 
 # --- end to end through the command line -----------------------------------------------------
