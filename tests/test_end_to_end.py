@@ -30,5 +30,5 @@ def test_cganzoo_run_mlp_cgan_on_real_mnist(real_mnist, tmp_path):
     # Least-squares losses start near 0.25-1 and stay finite; D has learned something by step 200.
     assert all(0 < m["d_loss"] < 1 and 0 < m["g_loss"] < 5 for m in metrics)
     grid = Image.open(out / "samples" / "step_200.png")
-    assert grid.size == (342, 342)
+    assert grid.size[1] == 342 and grid.size[0] > 342  # 10 rows of 32 px, a column of class names left of them
     assert (out / "checkpoints" / "latest").read_text().strip() == "step_000000200"

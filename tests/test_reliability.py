@@ -418,7 +418,7 @@ def test_every_output_gets_the_mode_the_umask_gives(umask, tmp_path, toy_plugin,
 def test_bench_plots_and_mnist_cache_get_the_umask_mode(umask, tmp_path):
     pytest.importorskip("matplotlib")
     from cganzoo.bench.report import pyplot, save_figure
-    from cganzoo.data import mnist
+    from cganzoo.data.cache import TensorCache
 
     out = tmp_path / "bench"
     io.make_dirs(out)
@@ -426,11 +426,12 @@ def test_bench_plots_and_mnist_cache_get_the_umask_mode(umask, tmp_path):
     save_figure(fig, out / "plot.png", dpi=20)
     _assert_umask_modes(out, umask)
 
-    arrays = {name: np.zeros((1, 1), np.uint8) for name in mnist._IDX_NAMES}
-    arrays = {name: np.zeros((2, 28, 28) if "images" in name else (2,), np.uint8) for name in mnist._IDX_NAMES}
+    # The data cache every data set writes through (MNIST's entry is mnist/v2).
     cache = tmp_path / "data"
-    mnist._write_cache(cache / "mnist" / "v1", arrays, "test", quiet)
-    assert (cache / "mnist" / "v1").is_dir()
+    TensorCache(cache / "mnist" / "v2", "mnist", key={"test": 1}).write(
+        {"train_images": torch.zeros(2, 1, 28, 28, dtype=torch.uint8), "train_labels": torch.zeros(2, dtype=torch.int64)},
+        {"source": "test"}, quiet)
+    assert (cache / "mnist" / "v2").is_dir()
     _assert_umask_modes(cache, umask)
 
 

@@ -33,6 +33,7 @@ from typing import Any
 import torch
 
 from cganzoo.errors import DataError
+from cganzoo.io import dumps_json, write_synced
 
 __all__ = ["TensorCache", "default_cache_dir", "one_line"]
 
@@ -150,13 +151,12 @@ class TensorCache:
             _remove_abandoned_temps(parent, path.name)
             temp = _new_directory(parent, f".{path.name}.tmp-")
             contiguous = {name: t.detach().contiguous().cpu() for name, t in tensors.items()}
-            safetensors_torch.save_file(contiguous, str(temp / _TENSORS))
+            # Written through cganzoo.io, not safetensors' save_file (which creates 0600 files): the
+            # cache gets the umask's mode, so a teammate sharing it can read it.
+            write_synced(temp / _TENSORS, safetensors_torch.save(contiguous))
             record = {"format": _FORMAT, "version": _VERSION, "key": self.key,
                       "sha256": _file_sha256(temp / _TENSORS), "meta": dict(meta)}
-            with open(temp / _RECORD, "w", encoding="utf-8") as f:
-                f.write(json.dumps(record, indent=2) + "\n")
-                f.flush()
-                os.fsync(f.fileno())
+            write_synced(temp / _RECORD, (dumps_json(record, indent=2) + "\n").encode("utf-8"))
             if path.exists():  # a damaged entry: move it aside, since rename cannot replace a non-empty directory
                 stale = _new_directory(parent, f".{path.name}.stale-")
                 os.replace(path, stale / path.name)
