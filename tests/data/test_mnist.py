@@ -279,15 +279,15 @@ def test_cache_recorded_for_other_checksums_is_rebuilt(tmp_path: Path, tiny: dic
 def test_failed_cache_write_leaves_no_partial_cache(
     tmp_path: Path, tiny: dict[str, np.ndarray], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from safetensors import torch as safetensors_torch
+    from cganzoo.data import cache as data_cache
 
-    original_save = safetensors_torch.save_file
+    original_write = data_cache.write_synced
 
-    def save_then_fail(tensors: dict, path: str, *args: object, **kwargs: object) -> None:
-        original_save(tensors, path, *args, **kwargs)  # leave a complete-looking tensors file behind...
+    def write_then_fail(path, data) -> None:
+        original_write(path, data)  # leave a complete-looking tensors file behind...
         raise OSError(28, "No space left on device")  # ...then fail before record.json
 
-    monkeypatch.setattr(safetensors_torch, "save_file", save_then_fail)
+    monkeypatch.setattr(data_cache, "write_synced", write_then_fail)
     _write_idx_set(tmp_path / "data", tiny, compress=False)
     lines: list[str] = []
 
