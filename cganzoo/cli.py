@@ -200,6 +200,9 @@ def _run(args: argparse.Namespace) -> int:
         overrides["callbacks"] = [{"name": name, "params": params} for name, params in callbacks.items()]
     if args.dataset_params:
         overrides["dataset"] = {**overrides.get("dataset", {}), "params": _key_values(args.dataset_params)}
+    if overrides.get("data_dir") is not None:
+        # Stored in config.json: absolute, so eval and resume find the data from any working directory.
+        overrides["data_dir"] = Path(overrides["data_dir"]).expanduser().absolute()
     if args.nproc is None:
         from cganzoo.launch import check_no_launch_flags
 

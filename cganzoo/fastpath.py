@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import logging
 import os
 import shutil
 from typing import Any, Callable
@@ -157,6 +158,9 @@ def fast_modules(config: RunConfig, device: torch.device, generator: torch.nn.Mo
         for module in (generator, discriminator):
             autocast_forward(module, device.type, AMP_DTYPES[amp])
     if config.compile:
+        # The compiler imports torch.utils.cpp_extension, which warns "No CUDA runtime is found" on every
+        # CPU-only machine; nothing here builds a CUDA extension.
+        logging.getLogger("torch.utils.cpp_extension").setLevel(logging.ERROR)
         generator.compile()
         discriminator.compile()
 

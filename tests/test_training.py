@@ -320,3 +320,27 @@ def test_a_version_1_checkpoint_samples_evaluates_and_resumes(tmp_path, registry
     assert resumed.step == 2
     resumed.run()
     assert cganzoo.load(run, registry=registry).step == 4
+
+
+def test_a_resume_with_another_data_set_is_refused_before_any_data_is_loaded(tmp_path, registry, monkeypatch):
+    cganzoo.train(toy_config(tmp_path, max_steps=2), progress=False, log=quiet, registry=registry)
+
+    def no_data(*args, **kwargs):
+        raise AssertionError("data was loaded before the changed data set was refused")
+
+    monkeypatch.setattr("cganzoo.training.trainer.create_dataset", no_data)
+    with pytest.raises(cganzoo.CheckpointError, match="cannot resume .*: dataset was {'name': 'toy-digits', "
+                                                      "'params': {}} in the checkpoint but is {'name': 'mnist'"):
+        make(tmp_path, registry, "run", resume=True, max_steps=4, dataset="mnist")
+    with pytest.raises(cganzoo.CheckpointError, match=r"generator_optimizer was not set in the checkpoint but is "
+                                                      r"{'lr': 0.001, 'weight_decay': 0.0} now"):
+        make(tmp_path, registry, "run", resume=True, max_steps=4, generator_optimizer={"lr": 1e-3})
+
+
+def test_a_relative_data_dir_is_recorded_as_an_absolute_path(tmp_path, toy_plugin, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "data").mkdir()
+    assert main(["run", "toy-gan", "--max-steps", "1", "--device", "cpu", "--out", "run", "--no-progress",
+                 "--data-dir", "data"]) == 0
+    recorded = json.loads((tmp_path / "run" / "config.json").read_text())["config"]["data_dir"]
+    assert recorded == str(tmp_path / "data")

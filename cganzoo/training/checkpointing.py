@@ -46,6 +46,46 @@ class Checkpointing(Callback):
             trainer.callbacks.on_checkpoint(trainer, path)
 
 
+def check_identity(saved: Any, now: dict[str, Any], where: str) -> None:
+    """Raise :class:`CheckpointError` naming the first field that defines what is trained and changed.
+
+    Component specs and player settings are shown as they would be written in a
+    config file; a setting that was not given is ``not set``.
+    """
+    if not isinstance(saved, dict):
+        return
+    diff = [k for k in IDENTITY_FIELDS if k in saved and saved[k] != now[k]]
+    if diff:
+        k = diff[0]
+        raise CheckpointError(f"{where}: {k} was {_shown(saved[k])} in the checkpoint but is {_shown(now[k])} now; "
+                              f"resume with the run's own {k} (leave the flag out), or start a new run")
+
+
+def _shown(value: Any) -> str:
+    if value is None:
+        return "not set"
+    if isinstance(value, dict):  # settings left out are not shown
+        return repr({k: v for k, v in value.items() if v is not None})
+    return repr(value)
+
+
+def check_resumable(run_dir: Path, config: Any) -> None:
+    """Refuse a resume whose settings differ from the run's ``config.json``, before any data is loaded.
+
+    Raises:
+        CheckpointError: a field that defines what is trained (model, data set, batch size,
+            optimizers, seed...) differs; the message names it.
+    """
+    import json
+
+    try:
+        saved = json.loads((Path(run_dir) / "config.json").read_text(encoding="utf-8"))["config"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return  # an unreadable config.json is reported by whoever reads it next, with its own message
+    # config.json records the same identity as every checkpoint of the run (it may not change on resume).
+    check_identity(saved, identity(config), f"cannot resume {str(run_dir)!r}")
+
+
 def identity(config: Any) -> dict[str, Any]:
     data = config.to_json_dict()
     return {k: data[k] for k in IDENTITY_FIELDS}
@@ -104,10 +144,7 @@ def restore_latest(trainer: Any) -> None:
     g_state, d_state, tensors, meta = loaded
     where = f"cannot resume {str(trainer.run_dir)!r}"
     saved, now = meta.get("identity", {}), identity(trainer.config)
-    diff = [k for k in IDENTITY_FIELDS if isinstance(saved, dict) and k in saved and saved[k] != now[k]]
-    if diff:
-        k = diff[0]
-        raise CheckpointError(f"{where}: {k} was {saved[k]!r} in the checkpoint but is {now[k]!r} now")
+    check_identity(saved, now, where)
     saved_data = meta.get("dataset", {})
     for k in DATASET_IDENTITY:
         if isinstance(saved_data, dict) and k in saved_data and saved_data[k] != trainer.data_identity[k]:

@@ -33,7 +33,7 @@ from cganzoo.device import resolve_device
 from cganzoo.distributed import DistContext, check_multi_rank_config
 from cganzoo.divergence import LossWindow, first_bad_loss
 from cganzoo.errors import ConfigError, DataError, TrainingDivergedError, TrainingInterrupted
-from cganzoo.fastpath import adam_options, check_fast_path, fast_modules, fast_step
+from cganzoo.fastpath import adam_options, bf16_support, check_fast_path, fast_modules, fast_step
 from cganzoo.interfaces import Callback
 from cganzoo.noise import BatchNoise
 from cganzoo.objective import Objective
@@ -129,6 +129,8 @@ class Trainer:
         self.run_dir: Path | None = None
         if run_dir is not None:
             self.run_dir = Path(self.dist.main_then_share(lambda: str(run_dir)))  # rank 0's default name wins
+            if resume:  # another data set, model or batch size is refused before any data is loaded
+                checkpointing.check_resumable(self.run_dir, config)
             self.dist.main_then_share(lambda: run_dirs.prepare_run_dir(self.run_dir, resume))
             self.log(f"cganzoo: {'resuming' if resume else 'training'} {config.model or 'a custom model'} on "
                      f"{config.dataset.name}; outputs in {self.run_dir}")
@@ -224,6 +226,9 @@ class Trainer:
                          latent_dim=config.latent_dim, latent_distribution=config.latent_distribution,
                          num_classes=self.info.num_classes, d_steps=config.d_steps_per_g_step)
         self.step_fn = fast_step(config, self.device, step, generators=(noise,))
+        if config.amp == "auto":
+            native, why = bf16_support(self.device)
+            self.log(f"cganzoo: --amp auto: {'bf16 autocast' if native else 'fp32'} ({why})")
         if dist.enabled:
             self.log(dist.describe(config.batch_size))
 
