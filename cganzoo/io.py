@@ -25,6 +25,7 @@ This is a bottom layer: it imports nothing from cganzoo but :mod:`cganzoo.errors
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import math
 import os
@@ -118,6 +119,26 @@ def write_synced(path: str | Path, data: bytes) -> None:
 
 def _temporary_name(path: Path) -> Path:
     return path.parent / f".{path.name}.{secrets.token_hex(4)}.tmp"
+
+
+def probe_writable(directory: str | Path) -> None:
+    """Create and remove a hidden file in ``directory``: the one sure test that files can be created there.
+
+    Raises:
+        OSError: they cannot (permissions, a read-only file system, a full disk).
+    """
+    probe = Path(directory) / f".cganzoo-write-test.{secrets.token_hex(8)}.tmp"  # a name no one else uses
+    probe.write_bytes(b"")
+    probe.unlink()
+
+
+def file_sha256(path: str | Path, block: int = 1 << 22) -> str:
+    """SHA-256 of a file's bytes, read in blocks of ``block`` bytes (hex)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(block), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
@@ -270,11 +291,8 @@ def check_output_file(path: str | Path, flag: str) -> Path:
         raise ConfigError(f"{flag} {str(path)!r} is a directory; name a file")
     if path.exists() and not os.access(path, os.W_OK):
         raise ConfigError(f"{flag} {str(path)!r} is not writable (read-only file); choose another path")
-    probe = _temporary_name(path)
     try:
-        with open(probe, "xb"):
-            pass
-        probe.unlink()
+        probe_writable(parent)
     except OSError as exc:
         raise ConfigError(f"{flag} {str(path)!r}: directory {str(parent)!r} is not writable "
                           f"({exc.strerror or exc}); choose another path") from None
@@ -299,11 +317,8 @@ def check_output_dir(path: str | Path, flag: str) -> Path:
         probe_in = probe_in.parent
     if not probe_in.is_dir():
         raise ConfigError(f"{flag} {str(path)!r}: {str(probe_in)!r} is not a directory; choose another path")
-    probe = probe_in / f".cganzoo-write-test.{secrets.token_hex(4)}.tmp"
     try:
-        with open(probe, "xb"):
-            pass
-        probe.unlink()
+        probe_writable(probe_in)
     except OSError as exc:
         raise ConfigError(f"{flag} {str(path)!r}: directory {str(probe_in)!r} is not writable "
                           f"({exc.strerror or exc}); choose another path") from None

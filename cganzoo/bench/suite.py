@@ -23,7 +23,6 @@ from __future__ import annotations
 import functools
 import itertools
 import json
-import math
 import tempfile
 import time
 from dataclasses import asdict, dataclass, field

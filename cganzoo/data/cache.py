@@ -20,7 +20,6 @@ sources, never used. Nothing is unpickled.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import secrets
@@ -32,8 +31,9 @@ from typing import Any
 
 import torch
 
+from cganzoo import errors
 from cganzoo.errors import DataError
-from cganzoo.io import dumps_json, write_synced
+from cganzoo.io import dumps_json, file_sha256, write_synced
 
 __all__ = ["TensorCache", "default_cache_dir", "one_line"]
 
@@ -63,18 +63,8 @@ def default_cache_dir() -> Path:
 
 def one_line(err: BaseException) -> str:
     """An exception as one line of at most 300 characters; non-cganzoo errors keep their type name."""
-    text = " ".join(str(err).split()) or "no details"
-    if not isinstance(err, DataError):
-        text = f"{type(err).__name__}: {text}"
-    return text if len(text) <= 300 else text[:297] + "..."
-
-
-def _file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 22), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    text = " ".join(str(err).split()) or "no details"  # line breaks become spaces, not clause separators
+    return errors.one_line(text if isinstance(err, DataError) else f"{type(err).__name__}: {text}", limit=300)
 
 
 class TensorCache:
@@ -114,7 +104,7 @@ class TensorCache:
                 raise ValueError(f"{_RECORD} is not a {_FORMAT} record")
             if record.get("version") != _VERSION:
                 raise ValueError(f"{_RECORD} has version {record.get('version')!r}, this cganzoo reads {_VERSION}")
-            digest = _file_sha256(path / _TENSORS)
+            digest = file_sha256(path / _TENSORS)
         except Exception as err:  # any damage (missing file, bad JSON) means: rebuild
             log(f"{self.name}: cache at {path} is unreadable ({one_line(err)}); rebuilding from sources")
             return None
@@ -155,7 +145,7 @@ class TensorCache:
             # cache gets the umask's mode, so a teammate sharing it can read it.
             write_synced(temp / _TENSORS, safetensors_torch.save(contiguous))
             record = {"format": _FORMAT, "version": _VERSION, "key": self.key,
-                      "sha256": _file_sha256(temp / _TENSORS), "meta": dict(meta)}
+                      "sha256": file_sha256(temp / _TENSORS), "meta": dict(meta)}
             write_synced(temp / _RECORD, (dumps_json(record, indent=2) + "\n").encode("utf-8"))
             if path.exists():  # a damaged entry: move it aside, since rename cannot replace a non-empty directory
                 stale = _new_directory(parent, f".{path.name}.stale-")

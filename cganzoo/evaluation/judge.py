@@ -54,7 +54,7 @@ from torch import nn
 from cganzoo.errors import EvaluationError
 from cganzoo.evaluation.images import to_judge_input, uint8_to_unit_range
 from cganzoo.interfaces import LabelledImages
-from cganzoo.io import atomic_directory, dumps_json, write_synced
+from cganzoo.io import atomic_directory, dumps_json, file_sha256, write_synced
 
 #: Bumped when the training code changes in a way the recipe does not capture.
 JUDGE_CODE_VERSION = 2
@@ -244,14 +244,6 @@ def judge_cache_dir(cache_root: Path, dataset: str, data_sha256: str, recipe: Ju
     return Path(cache_root) / "judges" / f"{dataset}-{data_sha256[:12]}-{recipe.digest()[:12]}"
 
 
-def _file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def require_test_split(data: LabelledImages) -> tuple[torch.Tensor, torch.Tensor]:
     """The held-out split, or an error naming the data set.
 
@@ -387,7 +379,7 @@ def load_judge(directory: Path, device: torch.device | str = "cpu") -> Judge:
         if record.get("format") != _FORMAT or record.get("version") != JUDGE_CODE_VERSION:
             raise ValueError(f"format {record.get('format')!r} version {record.get('version')!r}")
         weights = directory / "judge.safetensors"
-        digest = _file_sha256(weights)
+        digest = file_sha256(weights)
         if digest != record["weights_sha256"]:
             raise ValueError(f"weights sha256 {digest[:12]}... does not match the recorded "
                              f"{record['weights_sha256'][:12]}...")

@@ -11,7 +11,7 @@ from typing import Any
 
 from cganzoo.checkpoint import checkpoint_names
 from cganzoo.errors import ConfigError, OutputError
-from cganzoo.io import atomic_write_text, dumps_json, make_dirs
+from cganzoo.io import atomic_write_text, dumps_json, make_dirs, probe_writable
 
 
 def prepare_run_dir(run_dir: Path, resume: bool) -> None:
@@ -39,9 +39,7 @@ def prepare_run_dir(run_dir: Path, resume: bool) -> None:
         _clear_unstarted_run(run_dir)
     try:
         make_dirs(run_dir / "samples")
-        probe = run_dir / ".write-test"
-        probe.write_bytes(b"ok")
-        probe.unlink()
+        probe_writable(run_dir)
     except OSError as exc:
         raise ConfigError(f"run directory {str(run_dir)!r} is not writable: {exc.strerror or exc}") from None
 
