@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 
 import torch
 
-# torch.utils.benchmark imports torch.utils.cpp_extension, which warns "No CUDA runtime is found" on every
-# CPU-only machine at import; the benchmark compiles nothing, so the line is noise in `cganzoo bench`'s output.
-logging.getLogger("torch.utils.cpp_extension").setLevel(logging.ERROR)
+from cganzoo.fastpath import quiet_cuda_runtime_warning
+
+quiet_cuda_runtime_warning()  # torch.utils.benchmark imports torch.utils.cpp_extension
 from torch.utils.benchmark import Timer  # noqa: E402
 
 #: (m, k, n) shapes measured: a batch-64 layer of the reference model, and a large square product.
