@@ -127,10 +127,16 @@ def builtin_plugin_names(pm: pluggy.PluginManager) -> frozenset[str]:
     return getattr(pm, "cganzoo_builtin_plugins", frozenset())
 
 
-def _distribution_name(ep: importlib.metadata.EntryPoint) -> str | None:
+def _distribution(ep: importlib.metadata.EntryPoint) -> tuple[str | None, str | None]:
+    """``(name, version)`` of the installed distribution announcing ``ep``; ``(None, None)`` for one made by hand."""
     dist = getattr(ep, "dist", None)
     name = getattr(dist, "name", None) if dist is not None else None
-    return name.lower().replace("_", "-") if isinstance(name, str) else None
+    return (name, dist.version) if isinstance(name, str) else (None, None)
+
+
+def _distribution_name(ep: importlib.metadata.EntryPoint) -> str | None:
+    name = _distribution(ep)[0]
+    return name.lower().replace("_", "-") if name is not None else None
 
 
 def details_of(pm: pluggy.PluginManager) -> list[str]:
@@ -253,7 +259,5 @@ def plugin_distributions() -> dict[str, dict[str, str | None]]:
     """
     found: dict[str, dict[str, str | None]] = {}
     for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
-        dist = getattr(ep, "dist", None)
-        found.setdefault(ep.name, {"distribution": dist.metadata["Name"] if dist is not None else None,
-                                   "version": dist.version if dist is not None else None})
+        found.setdefault(ep.name, dict(zip(("distribution", "version"), _distribution(ep))))
     return found
