@@ -22,7 +22,7 @@ import torch
 
 from cganzoo.checkpoint import load_latest_checkpoint, load_module_state
 from cganzoo.components import create_dataset, model_preset
-from cganzoo.config import RunConfig, merge_config, read_config_file, validate_config
+from cganzoo.config import ComponentSpec, RunConfig, merge_config, read_config_file, validate_config
 from cganzoo.device import resolve_device
 from cganzoo.distributed import distributed_session
 from cganzoo.errors import CheckpointError, ConfigError
@@ -53,7 +53,11 @@ def resolve_config(model: str | None = None, *, config_file: str | Path | None =
     if model is not None and not isinstance(model, str):
         raise ConfigError(f"invalid config: model: must be the name of a registered model (got {model!r})")
     preset = model_preset(model, registry=registry) if model else {}
-    layers = [preset, file_layer, overrides or {}]
+    # The defaults' component names first: `--dataset-param k=v` (params, no name) then refines the default
+    # data set rather than leaving a spec without a name.
+    defaults = {name: field.default.model_dump() for name, field in RunConfig.model_fields.items()
+                if isinstance(field.default, ComponentSpec)}
+    layers = [defaults, preset, file_layer, overrides or {}]
     merged = merge_config(*layers)
     if model:
         merged["model"] = model

@@ -97,6 +97,36 @@ def _verbose_parent() -> argparse.ArgumentParser:
 VERBOSE_ENV = "CGANZOO_VERBOSE"
 
 
+def _data_dir(path: Path) -> Path:
+    """``--data-dir``: an existing directory (data is looked for there and cached there), made absolute.
+
+    Raises:
+        ConfigError: it does not exist or is not a directory (a typo would otherwise fill a new
+            directory with a downloaded cache).
+    """
+    path = Path(path).expanduser().absolute()
+    if not path.is_dir():
+        what = "is a file, not a directory" if path.exists() else "does not exist"
+        raise ConfigError(f"--data-dir {str(path)!r} {what}; name the directory holding your data files (the "
+                          f"data cache goes there too), or create it first")
+    return path
+
+
+def _seed(text: str) -> int:
+    """A seed flag: the range ``RunConfig.seed`` accepts, so ``sample`` and ``eval`` refuse what ``run`` refuses."""
+    from cganzoo.config import RunConfig
+
+    field = RunConfig.model_fields["seed"]
+    low, high = (next(m for m in field.metadata if hasattr(m, name)) for name in ("ge", "lt"))
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid seed {text!r}: give an integer") from None
+    if not low.ge <= value < high.lt:
+        raise argparse.ArgumentTypeError(f"seed {value} is outside [{low.ge}, 2**63)")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="cganzoo",
@@ -154,7 +184,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "word-vectors conditioner also free text, e.g. \"seven,digit three\"")
     sample.add_argument("--n", type=int, default=10, help="images per label (default 10); one row per label")
     sample.add_argument("-o", "--output", type=Path, default=Path("samples.png"), help="PNG to write (default samples.png)")
-    sample.add_argument("--seed", type=int, default=0, help="noise seed (default 0)")
+    sample.add_argument("--seed", type=_seed, default=0, help="noise seed in [0, 2**63) (default 0)")
     sample.add_argument("--device", default="cpu", help="cpu | cuda | auto (default cpu)")
 
     ev = sub.add_parser("eval", help="evaluate a trained run: every metric on 10,000 samples", description=(
@@ -166,7 +196,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--metrics", metavar="NAMES", help="comma-separated metric names (default: all registered)")
     ev.add_argument("--per-class", type=int, default=1000, metavar="N",
                     help="generated images per class (default 1000; the Parzen protocol needs 1000)")
-    ev.add_argument("--seed", type=int, default=0, help="evaluation seed for z (default 0)")
+    ev.add_argument("--seed", type=_seed, default=0, help="evaluation seed for z, in [0, 2**63) (default 0)")
     ev.add_argument("--device", default="cpu", help="cpu | cuda | auto (default cpu)")
     ev.add_argument("--data-dir", type=Path, metavar="DIR",
                     help="data files and judge cache (default: the run's --data-dir, else the data cache)")
@@ -202,7 +232,7 @@ def _run(args: argparse.Namespace) -> int:
         overrides["dataset"] = {**overrides.get("dataset", {}), "params": _key_values(args.dataset_params)}
     if overrides.get("data_dir") is not None:
         # Stored in config.json: absolute, so eval and resume find the data from any working directory.
-        overrides["data_dir"] = Path(overrides["data_dir"]).expanduser().absolute()
+        overrides["data_dir"] = _data_dir(overrides["data_dir"])
     if args.nproc is None:
         from cganzoo.launch import check_no_launch_flags
 
@@ -477,7 +507,10 @@ def _eval(args: argparse.Namespace) -> int:
 
     if args.per_class < 1:
         raise ConfigError(f"--per-class must be at least 1, got {args.per_class}")
-    metrics = [m.strip() for m in args.metrics.split(",") if m.strip()] if args.metrics else None
+    metrics = [m.strip() for m in args.metrics.split(",") if m.strip()] if args.metrics is not None else None
+    if metrics == []:
+        raise ConfigError(f"--metrics {args.metrics!r} names no metric; give comma-separated names "
+                          f"(see `cganzoo list metric`), or leave the flag out for all of them")
     if args.output:
         check_output_file(args.output, "-o")  # before minutes of evaluation, not after
 

@@ -123,3 +123,35 @@ def test_argument_type_errors_are_one_line_with_exit_2(argv, message, capsys):
         main(argv)
     err = capsys.readouterr().err
     assert info.value.code == 2 and err.startswith(message) and len(err.strip().splitlines()) == 1, err
+
+
+# -- a second fresh-user trial ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["sample", "RUN", "--labels", "3", "--seed", "99999999999999999999999"],
+     "sample: argument --seed: seed 99999999999999999999999 is outside [0, 2**63)"),
+    (["eval", "RUN", "--seed", "-1"], "eval: argument --seed: seed -1 is outside [0, 2**63)"),
+    (["run", "toy-gan", "--data-dir", "{tmp}/typo", "--max-steps", "1"],
+     "--data-dir '{tmp}/typo' does not exist; name the directory holding your data files"),
+])
+def test_seeds_and_data_dirs_are_checked_before_any_work(argv, message, tmp_path, toy_plugin, capsys):
+    argv = [a.format(tmp=tmp_path) for a in argv]
+    try:
+        code = main(argv)
+    except SystemExit as exit_:  # argparse refuses a flag's value while parsing
+        code = exit_.code
+    assert code == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("cganzoo: error: " + message.format(tmp=tmp_path)) and "\n" not in err, err
+    assert not (tmp_path / "typo").exists()  # a mistyped --data-dir is not created and filled
+
+
+def test_dataset_params_without_a_dataset_refine_the_default_data_set(toy_plugin, capsys):
+    assert main(["run", "mlp-cgan", "--dataset-param", "foo=bar", "--device", "cpu"]) == 2
+    assert "dataset 'mnist': foo: Extra inputs are not permitted" in capsys.readouterr().err
+
+
+def test_metrics_that_name_nothing_are_refused(tmp_path, capsys):
+    assert main(["eval", str(tmp_path), "--metrics", ","]) == 2
+    assert "--metrics ',' names no metric" in capsys.readouterr().err
