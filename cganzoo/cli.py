@@ -170,7 +170,7 @@ def build_parser() -> argparse.ArgumentParser:
     lst = sub.add_parser("list", help="list registered components", description=(
         "List every registered component: models, datasets, conditioners, generators, discriminators, losses, metrics."))
     lst.add_argument("kind", nargs="?", help="only this kind (model, dataset, conditioner, generator, discriminator, loss, metric)")
-    lst.add_argument("--filter", default="*", metavar="GLOB", help="only names matching this glob, e.g. 'mlp*'")
+    lst.add_argument("--filter", default="*", metavar="GLOB", help="only names matching this glob (or any of comma-separated globs), e.g. 'mlp*' or 'mlp*,cdcgan'")
     lst.add_argument("--json", action="store_true", help="machine-readable output")
 
     plugins = sub.add_parser("plugins", help="list installed plugins and the hooks each implements")
@@ -408,7 +408,7 @@ def _add_bench_parser(sub: Any) -> None:
         "reference pipeline (torchvision MNIST + PIL transforms + DataLoader + numpy noise) from the same run; "
         "then a batch-size sweep. Writes <tag>.md, .csv, .json and -sweep.png to --out."),
         epilog="Example: cganzoo bench --filter 'mlp-cgan*' --device cpu")
-    bench.add_argument("--filter", default="mlp-cgan*", metavar="GLOB", help="models to run (default 'mlp-cgan*')")
+    bench.add_argument("--filter", default="mlp-cgan*", metavar="GLOB", help="models to run: a glob or comma-separated globs (default 'mlp-cgan*')")
     bench.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N (default auto)")
     bench.add_argument("--conditioners", metavar="GLOB", help="cross each model with these conditioners")
     bench.add_argument("--losses", metavar="GLOB", help="cross each model with these losses")

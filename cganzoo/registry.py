@@ -114,8 +114,10 @@ class Registry:
             ) from None
 
     def names(self, kind: str, pattern: str = "*") -> list[str]:
-        """Sorted names of ``kind`` matching the glob ``pattern``."""
-        return sorted(n for k, n in self._components if k == kind and fnmatch.fnmatchcase(n, pattern))
+        """Sorted names of ``kind`` matching the glob ``pattern`` (comma-separated globs: any of them)."""
+        globs = [g.strip() for g in pattern.split(",") if g.strip()] or ["*"]
+        return sorted(n for k, n in self._components
+                      if k == kind and any(fnmatch.fnmatchcase(n, g) for g in globs))
 
     def components(self, kind: str | None = None, pattern: str = "*") -> list[Component]:
         """Components (optionally of one kind) whose name matches ``pattern``, in :data:`KINDS` order."""

@@ -45,6 +45,8 @@ def test_glob_filter_and_kind_order():
     for kind, name in [("loss", "mse"), ("model", "mlp-cgan"), ("model", "mlp-cgan-bce"), ("model", "dcgan")]:
         reg.register(kind, name, object)
     assert reg.names("model", "mlp*") == ["mlp-cgan", "mlp-cgan-bce"]
+    assert reg.names("model", "dcgan, mlp-cgan") == ["dcgan", "mlp-cgan"]  # comma-separated globs: any
+    assert reg.names("model", "mlp-cgan*,nothing") == ["mlp-cgan", "mlp-cgan-bce"]
     assert [c.kind for c in reg.components()] == ["model", "model", "model", "loss"]
     with pytest.raises(ValueError, match="unknown component kind"):
         reg.register("widget", "adam", object)
