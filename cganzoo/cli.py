@@ -130,7 +130,7 @@ def _seed(text: str) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="cganzoo",
-        description="A plugin-based conditional GAN zoo: train, sample, evaluate and list models.",
+        description="A plugin-based conditional GAN zoo: train, sample, evaluate, plot, compare and list models.",
         epilog="Example: cganzoo run mlp-cgan --dataset mnist --epochs 1 --device cpu",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
