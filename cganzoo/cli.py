@@ -564,6 +564,8 @@ def _plot(args: argparse.Namespace) -> int:
     pyplot()  # a missing matplotlib is said before anything is read
     runs = read_runs(args.runs)
     output = args.output or (runs[0].path / "plot.png" if len(runs) == 1 else Path("plot.png"))
+    if output.suffix.lower() != ".png":
+        raise ConfigError(f"-o {str(output)!r}: cganzoo plot writes PNG; name a .png file")
     check_output_file(output, "-o")
     drawn = plot_runs(runs, title=args.title)
     for note in drawn.notes:

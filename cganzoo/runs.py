@@ -94,8 +94,8 @@ def read_run(path: str | Path, name: str | None = None) -> RunHistory:
 
     Raises:
         RunDirectoryError: ``path`` is not a directory, holds no readable
-            ``config.json`` with a ``"config"`` mapping (not a cganzoo run), or
-            has no ``metrics.jsonl`` records yet.
+            ``config.json`` with a ``"config"`` mapping (not a cganzoo run), its
+            ``metrics.jsonl`` cannot be read, or it has no records yet.
     """
     path = Path(path)
     shown = str(path)
@@ -115,7 +115,10 @@ def read_run(path: str | Path, name: str | None = None) -> RunHistory:
                                 f"a run config ({type(exc).__name__}: {exc})") from None
     logs, evals = [], []
     metrics = path / "metrics.jsonl"
-    lines = metrics.read_text(encoding="utf-8", errors="replace").splitlines() if metrics.is_file() else []
+    try:
+        lines = metrics.read_text(encoding="utf-8", errors="replace").splitlines() if metrics.is_file() else []
+    except OSError as exc:
+        raise RunDirectoryError(f"cannot read {str(metrics)!r}: {exc.strerror or exc}") from None
     for line in lines:
         try:
             entry = json.loads(line)
