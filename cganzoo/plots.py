@@ -90,6 +90,12 @@ def plot_runs(runs: Sequence[RunHistory], title: str | None = None) -> RunPlot:
         ax.set_title(_title(key), fontsize=10)
         ax.set_xlabel("step")
         ax.grid(alpha=0.3)
+    # One step range on every panel, so a loss and an evaluation at the same step line up vertically.
+    steps = [r["step"] for run in runs for r in (*run.logs, *run.evals)]
+    low, high = min(steps), max(steps)
+    margin = max(1.0, 0.03 * (high - low))
+    for ax in curves.values():
+        ax.set_xlim(low - margin, high + margin)
     handles, labels = curves["d_loss"].get_legend_handles_labels()
     fig.legend(handles, labels, loc="outside right upper", fontsize=9, title="run")
 

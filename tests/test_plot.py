@@ -156,3 +156,50 @@ def test_plot_without_matplotlib_says_what_to_install(runs, monkeypatch, capsys)
     assert main(["plot", str(runs[0])]) == 2
     err = capsys.readouterr().err.strip()
     assert err == "cganzoo: error: plots need matplotlib, which is not installed: pip install 'cganzoo[plot]'"
+
+
+def _write_run(root: Path, name: str, config: dict, records: list) -> Path:
+    """A run directory written by hand: config.json and metrics.jsonl lines (a string is written as it is)."""
+    run = root / name
+    run.mkdir()
+    (run / "config.json").write_text(json.dumps({"config": config}))
+    (run / "metrics.jsonl").write_text("".join((r if isinstance(r, str) else json.dumps(r)) + "\n" for r in records))
+    return run
+
+
+def test_undefined_and_missing_values_are_gaps_and_dashes(tmp_path):
+    """A null metric value (undefined, with a note) is a gap in the plot and n/a in compare; an absent one is '-'."""
+    import math
+
+    from cganzoo.compare import comparison, format_comparison
+    from cganzoo.plots import plot_runs
+    from cganzoo.runs import read_runs
+
+    log = {"epoch": 0, "d_loss": 0.5, "g_loss": 0.7, "images_per_s": 100.0, "elapsed_s": 1.0}
+    first = _write_run(tmp_path, "a", {"lr": 1e-3, "generator": {"name": "mlp", "params": {"hidden": [8]}}}, [
+        {**log, "step": 1},
+        {"epoch": 0, "step": 1, "eval": {"metrics": {"m": {"values": {"x": 0.25, "y": None, "per": [1, 2]}}}}},
+        '{"epoch": 0, "step": 2, "d_loss": 0.4',  # cut short by a crash: skipped
+        {"epoch": 0, "step": 3, "eval": {"metrics": {"m": {"values": {"x": None, "y": 2.0, "flag": True}}}}}])
+    second = _write_run(tmp_path, "b", {"lr": 1e-3, "generator": {"name": "mlp", "params": {"hidden": [16]}},
+                                        "extra": 1}, [{**log, "step": 2}])
+    runs = read_runs([first, second])
+    assert [r["step"] for r in runs[0].logs] == [1] and [r["step"] for r in runs[0].evals] == [1, 3]
+    drawn = plot_runs(runs)
+    try:
+        assert list(drawn.curves) == ["d_loss", "g_loss", "images_per_s", "m/x", "m/y"]  # no lists, no booleans
+        (x_line,) = drawn.curves["m/x"].get_lines()
+        assert list(x_line.get_xdata()) == [1, 3] and x_line.get_ydata()[0] == 0.25 and math.isnan(x_line.get_ydata()[1])
+        assert all(ax.get_xlim() == drawn.curves["d_loss"].get_xlim() for ax in drawn.curves.values())
+        assert drawn.grids == [] and len(drawn.notes) == 3  # b has no evaluation; neither has sample grids
+    finally:
+        drawn.figure.clf()
+
+    data = comparison(runs)
+    assert data["differing_fields"] == ["generator.params.hidden", "extra"]
+    assert [r["config"] for r in data["runs"]] == [{"generator.params.hidden": [8], "extra": None},
+                                                   {"generator.params.hidden": [16], "extra": 1}]
+    assert data["runs"][0]["final"]["metrics"] == {"m/x": None, "m/y": 2.0} and data["runs"][0]["final"]["step"] == 3
+    rows = {line.split()[0]: line.split()[1:] for line in format_comparison(data).splitlines()[1:] if line.strip()}
+    assert rows["generator.params.hidden"] == ["[8]", "[16]"] and rows["extra"] == ["none", "1"]
+    assert rows["m/x"] == ["n/a", "-"] and rows["m/y"] == ["2", "-"]
