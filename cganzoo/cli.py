@@ -130,7 +130,7 @@ def _seed(text: str) -> int:
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="cganzoo",
-        description="A plugin-based conditional GAN zoo: train, sample, evaluate and list models.",
+        description="A plugin-based conditional GAN zoo: train, sample, evaluate, plot, compare and list models.",
         epilog="Example: cganzoo run mlp-cgan --dataset mnist --epochs 1 --device cpu",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
@@ -201,6 +201,22 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--data-dir", type=Path, metavar="DIR",
                     help="data files and judge cache (default: the run's --data-dir, else the data cache)")
     ev.add_argument("-o", "--output", type=Path, metavar="FILE", help="also write the JSON report to FILE")
+
+    plot = sub.add_parser("plot", help="plot runs' losses, images/s and evaluation metrics against steps, with sample "
+                          "grids", description=(
+        "Draw one PNG: d_loss, g_loss, images/s and every evaluation metric in metrics.jsonl against steps, one line "
+        "per run, then each run's first, middle and last sample grid. Needs matplotlib (cganzoo[plot])."),
+        epilog="Example: cganzoo plot runs/a runs/b -o ab.png")
+    plot.add_argument("runs", nargs="+", type=Path, metavar="RUN_DIR", help="run directories written by `cganzoo run`")
+    plot.add_argument("-o", "--output", type=Path, metavar="FILE",
+                      help="PNG to write (default: RUN_DIR/plot.png for one run, plot.png here for several)")
+    plot.add_argument("--title", help="figure title (default: model and data set of one run, the run count of several)")
+
+    compare = sub.add_parser("compare", help="one table of runs' config differences and final metrics", description=(
+        "Compare runs: the config.json fields that differ between them, the last logged step and losses, the median "
+        "images/s and the last evaluation's metrics, one column per run."))
+    compare.add_argument("runs", nargs="+", type=Path, metavar="RUN_DIR", help="run directories written by `cganzoo run`")
+    compare.add_argument("--json", action="store_true", help="machine-readable output")
     return parser
 
 
@@ -540,13 +556,46 @@ def _eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def _plot(args: argparse.Namespace) -> int:
+    from cganzoo.figures import pyplot
+    from cganzoo.plots import plot_runs, write_plot
+    from cganzoo.runs import read_runs
+
+    pyplot()  # a missing matplotlib is said before anything is read
+    runs = read_runs(args.runs)
+    output = args.output or (runs[0].path / "plot.png" if len(runs) == 1 else Path("plot.png"))
+    if output.suffix.lower() != ".png":
+        raise ConfigError(f"-o {str(output)!r}: cganzoo plot writes PNG; name a .png file")
+    check_output_file(output, "-o")
+    drawn = plot_runs(runs, title=args.title)
+    for note in drawn.notes:
+        print(f"cganzoo: note: {note}", file=sys.stderr)
+    try:
+        write_plot(drawn, output)
+    except OSError as exc:
+        raise OutputError(f"could not write the plot to {str(output)!r}: {exc.strerror or exc}; choose a writable "
+                          f"-o path") from None
+    print(f"wrote {output} ({len(drawn.curves)} curve panels, {len(drawn.grids)} sample grids, {len(runs)} run(s))")
+    return 0
+
+
+def _compare(args: argparse.Namespace) -> int:
+    from cganzoo.compare import comparison, format_comparison
+    from cganzoo.runs import read_runs
+
+    data = comparison(read_runs(args.runs))
+    print(dumps_json(data, indent=2) if args.json else format_comparison(data))
+    return 0
+
+
 def _print_table(header: Sequence[str], rows: list[Sequence[str]]) -> None:
     widths = [max([len(h)] + [len(str(r[i])) for r in rows]) for i, h in enumerate(header)]
     for row in [header, *rows]:
         print("  ".join(str(cell).ljust(w) for cell, w in zip(row, widths)).rstrip())
 
 
-_COMMANDS = {"run": _run, "list": _list, "plugins": _plugins, "sample": _sample, "bench": _bench, "eval": _eval}
+_COMMANDS = {"run": _run, "list": _list, "plugins": _plugins, "sample": _sample, "bench": _bench, "eval": _eval,
+             "plot": _plot, "compare": _compare}
 
 
 class _StatusLines(logging.StreamHandler):

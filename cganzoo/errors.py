@@ -106,6 +106,12 @@ class TrainingInterrupted(CganzooError):
         self.exit_code = 128 + signum
 
 
+class RunDirectoryError(CganzooError, ValueError):
+    """A path named as a run is not a cganzoo run directory, or holds nothing yet to read (``cganzoo plot``, ``compare``)."""
+
+    exit_code = 2
+
+
 class EvaluationError(CganzooError):
     """Evaluation cannot run or would be meaningless: no test split, images outside the
     judge's input range, or a judge classifier below its required test accuracy."""

@@ -26,6 +26,14 @@ def test_run_with_eval_then_eval_prints_every_metric(toy_plugin, toy_judge_dir, 
                  "parzen-log-likelihood", "accuracy", "fd_intra_class_mean", "precision", "recall",
                  "log_likelihood", "sigma", "not Inception FID", "Theis", "50 generated images (5 per class)"):
         assert name in text, name
+    # Per-class conditional accuracy: a row per class, named, beside the other per-class values.
+    rows = text.splitlines()
+    header = rows.index("per class:") + 1
+    assert rows[header].split() == ["class", "per_class_accuracy", "fd_per_class"]
+    assert [row.split()[:2] for row in rows[header + 1:header + 11]] == [["class", str(k)] for k in range(10)]
+    # The same checkpoint, seed and sample count as the run's own end-of-run evaluation: the same values.
+    per_class = records[-1]["eval"]["metrics"]["conditional-accuracy"]["values"]["per_class_accuracy"]
+    assert [row.split()[2] for row in rows[header + 1:header + 11]] == [format(v, ".4g") for v in per_class]
 
     report_file = tmp_path / "report.json"
     assert main(["eval", str(out), "--per-class", "5", "--json", "--metrics", "conditional-accuracy",

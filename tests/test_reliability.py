@@ -417,7 +417,7 @@ def test_every_output_gets_the_mode_the_umask_gives(umask, tmp_path, toy_plugin,
 
 def test_bench_plots_and_mnist_cache_get_the_umask_mode(umask, tmp_path):
     pytest.importorskip("matplotlib")
-    from cganzoo.bench.report import pyplot, save_figure
+    from cganzoo.figures import pyplot, save_figure
     from cganzoo.data.cache import TensorCache
 
     out = tmp_path / "bench"

@@ -11,7 +11,8 @@ from pathlib import Path
 from typing import Sequence
 
 from cganzoo.bench.suite import BenchResult, Row
-from cganzoo.io import atomic_write_bytes, atomic_write_json, atomic_write_text, make_dirs
+from cganzoo.figures import pyplot, save_figure
+from cganzoo.io import atomic_write_json, atomic_write_text, make_dirs
 
 _COLUMNS: tuple[tuple[str, str], ...] = (
     ("model", "model"), ("conditioner", "cond."), ("loss", "loss"), ("variant", "variant"), ("batch_size", "batch"),
@@ -224,25 +225,6 @@ def write_json(result: BenchResult, path: Path) -> Path:
               "quality": [{"variant": q.variant, "seconds": q.seconds, "metrics": q.metrics, "evaluation": q.evaluation}
                           for q in result.quality]}
     atomic_write_json(path, record)
-    return path
-
-
-def pyplot():
-    """``matplotlib.pyplot`` on the Agg backend (files only, no display needed)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def save_figure(fig, path: Path, dpi: int) -> Path:
-    """Render ``fig`` to PNG, close it, and write ``path`` atomically (never a half-written plot)."""
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=dpi)
-    pyplot().close(fig)
-    atomic_write_bytes(path, buffer.getvalue())
     return path
 
 

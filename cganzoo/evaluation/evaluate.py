@@ -78,32 +78,65 @@ class EvaluationReport:
         return f"cganzoo: eval{step} ({self.wall_s:.1f} s): " + ", ".join(parts) + warning
 
     def format_table(self, class_names: Sequence[str] | None = None) -> str:
-        """A human-readable table: scalars per metric, per-class lists, notes, protocol."""
+        """The report for a console (``cganzoo eval``): a compact table, then the caveats once each.
+
+        Lines, in order: a warning naming the unreliable metrics (only when the judge
+        missed its required accuracy); each metric with its scalar values, marked
+        ``[n]`` where a note applies; one row per class with every per-class list
+        (per-class conditional accuracy, per-class judge FD, ...); the notes, numbered;
+        the protocol, the judge (accuracy against its requirement, reliable or not)
+        and the wall time. Undefined values are ``n/a``; ``to_json`` holds everything.
+
+        Args:
+            class_names: Row labels of the per-class table (default: class indices).
+        """
+        p = self.protocol
         lines = []
+        if p.get("unreliable_metrics"):
+            lines.append(f"warning: unreliable metrics (the judge missed its required test accuracy): "
+                         f"{', '.join(p['unreliable_metrics'])}")
+        notes: list[str] = []  # each distinct note once; metrics point at them by number
+        scalar_rows: list[tuple[str, str]] = []
+        per_class: dict[str, list[float | None]] = {}
         for name, result in self.results.items():
-            lines.append(name)
+            marks = []
+            for note in result.notes:
+                if note not in notes:
+                    notes.append(note)
+                marks.append(str(notes.index(note) + 1))
+            scalar_rows.append((name + (f" [{','.join(marks)}]" if marks else ""), ""))
             for key, value in result.values.items():
                 if value is None or (isinstance(value, (int, float)) and not isinstance(value, bool)):
-                    lines.append(f"  {key:<28} {_number(value, '.6g')}")
-            for key, value in result.values.items():
-                if isinstance(value, list) and value and all(v is None or isinstance(v, (int, float)) for v in value):
-                    labels = list(class_names) if class_names and len(class_names) == len(value) \
-                        else [str(i) for i in range(len(value))]
-                    cells = ", ".join(f"{lab} {_number(v, '.4g')}" for lab, v in zip(labels, value))
-                    lines.append(f"  {key}: {cells}")
-            for note in result.notes:
-                lines.append(f"  note: {note}")
-        p = self.protocol
-        if p.get("unreliable_metrics"):
-            lines.insert(0, f"warning: unreliable metrics (the judge missed its required test accuracy): "
-                            f"{', '.join(p['unreliable_metrics'])}")
+                    scalar_rows.append((f"  {key}", _number(value, ".4g")))
+                elif isinstance(value, list) and value and all(v is None or isinstance(v, (int, float))
+                                                                for v in value):
+                    per_class[key if key not in per_class else f"{name}/{key}"] = value
+        width = max(len(label) for label, _ in scalar_rows) if scalar_rows else 0
+        lines += [f"{label:<{width}}  {value}".rstrip() for label, value in scalar_rows]
+        if per_class:
+            count = max(len(v) for v in per_class.values())
+            labels = list(class_names) if class_names and len(class_names) == count else [str(i) for i in range(count)]
+            header = ["class", *per_class]
+            rows = [[labels[i], *(_number(v[i], ".4g") if i < len(v) else "-" for v in per_class.values())]
+                    for i in range(count)]
+            widths = [max(len(str(r[c])) for r in [header, *rows]) for c in range(len(header))]
+            lines.append("per class:")
+            lines += ["  " + "  ".join(str(cell).ljust(w) for cell, w in zip(row, widths)).rstrip()
+                      for row in [header, *rows]]
+        if notes:
+            lines.append("notes:")
+            lines += [f"  [{i}] {note}" for i, note in enumerate(notes, 1)]
         lines.append(f"protocol: {p.get('num_samples')} generated images "
-                     f"({p.get('samples_per_class', ['?'])[0]} per class), seed {p.get('seed')}, "
+                     f"({(p.get('samples_per_class') or ['?'])[0]} per class), seed {p.get('seed')}, "
                      f"{p.get('num_test')} real test images of {p.get('dataset')!r}")
         judge = p.get("judge")
         if judge:
-            lines.append(f"judge: sha256 {judge['weights_sha256'][:16]}..., test accuracy "
-                         f"{judge['test_accuracy']:.4f}, features {judge['feature_layer']}, {judge['feature_dim']}-d")
+            required = judge.get("required_test_accuracy")
+            verdict = "" if required is None else (f" (required {required}: "
+                                                   f"{'reliable' if judge.get('reliable') else 'UNRELIABLE'})")
+            lines.append(f"judge: test accuracy {_number(judge.get('test_accuracy'), '.4f')}{verdict}, "
+                         f"sha256 {str(judge.get('weights_sha256'))[:16]}..., features {judge.get('feature_layer')}, "
+                         f"{judge.get('feature_dim')}-d")
         lines.append(f"wall time: {self.wall_s:.1f} s")
         return "\n".join(lines)
 
