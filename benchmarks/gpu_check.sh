@@ -55,7 +55,10 @@ if "$PYTHON" -m cganzoo run mlp-cgan --nproc "$ngpu" --device cuda --max-steps 9
 import json, statistics, sys
 run, wall, n = sys.argv[1], float(sys.argv[2]), sys.argv[3]
 rows = [json.loads(line) for line in open(f"{run}/metrics.jsonl") if '"d_loss"' in line]
-print(f"\n## torchrun, NCCL, {n} process(es)\n\n`cganzoo run mlp-cgan --nproc {n} --device cuda --max-steps 937`: "
+backend = json.load(open(f"{run}/config.json"))["distributed"]["backend"]
+opened = (f"process group backend {backend}" if backend else
+          "one rank, so no process group was opened (nothing to average; NCCL needs 2 or more GPUs here)")
+print(f"\n## torchrun, {n} process(es): {opened}\n\n`cganzoo run mlp-cgan --nproc {n} --device cuda --max-steps 937`: "
       f"median {statistics.median(r['images_per_s'] for r in rows):,.0f} images/s over {len(rows)} log windows, "
       f"{wall:.1f} s for the whole command (start-up, data, process group and checkpoints included); "
       f"last losses D {rows[-1]['d_loss']:.3f}, G {rows[-1]['g_loss']:.3f}.")
