@@ -9,6 +9,8 @@ the reports ``cganzoo eval ... -o`` and ``controls.py`` wrote; none is typed by 
 from __future__ import annotations
 
 import json
+import statistics
+from collections import defaultdict
 from pathlib import Path
 
 HERE = Path(__file__).parent
@@ -25,6 +27,34 @@ def row(name: str, report: dict) -> str:
     return (f"| {name} | {pz['log_likelihood']:.0f} ± {pz['standard_error']:.1f} (σ = {pz['sigma']:.3f}) "
             f"| {acc:.3f} | {fd['fd']:.1f} | {fd['fd_intra_class_mean']:.1f} | {pr['precision']:.3f} "
             f"| {pr['recall']:.3f} |")
+
+
+def seed_table(directory: Path) -> None:
+    """Mean and spread over seeds, per model and epoch, from ``<model>-seed<N>.evals.jsonl`` files."""
+    runs: dict[str, dict[int, dict[int, dict]]] = defaultdict(lambda: defaultdict(dict))
+    for path in sorted(directory.glob("*-seed*.evals.jsonl")):
+        model, seed = path.name.removesuffix(".evals.jsonl").rsplit("-seed", 1)
+        for line in path.read_text().splitlines():
+            record = json.loads(line)
+            runs[model][record["epoch"] + 1][int(seed)] = record["eval"]["metrics"]
+
+    def cell(reports: list[dict], metric: str, key: str, digits: int) -> str:
+        values = [r[metric]["values"][key] for r in reports]
+        spread = statistics.stdev(values) if len(values) > 1 else float("nan")
+        return f"{statistics.mean(values):.{digits}f} ± {spread:.{digits}f}"
+
+    print("| model | epochs | seeds | cond. accuracy | judge FD | precision | recall | Parzen log-likelihood |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- |")
+    for model in sorted(runs):
+        for epochs in sorted(runs[model]):
+            by_seed = runs[model][epochs]
+            reports = [by_seed[k] for k in sorted(by_seed)]
+            print(f"| `{model}` | {epochs} | {', '.join(map(str, sorted(by_seed)))} "
+                  f"| {cell(reports, 'conditional-accuracy', 'accuracy', 3)} "
+                  f"| {cell(reports, 'judge-frechet-distance', 'fd', 0)} "
+                  f"| {cell(reports, 'judge-precision-recall', 'precision', 3)} "
+                  f"| {cell(reports, 'judge-precision-recall', 'recall', 3)} "
+                  f"| {cell(reports, 'parzen-log-likelihood', 'log_likelihood', 0)} |")
 
 
 def main() -> None:
@@ -50,6 +80,9 @@ def main() -> None:
             for line in path.read_text().splitlines():
                 record = json.loads(line)
                 print(row(str(record["epoch"] + 1), record["eval"]))
+    if (HERE / "seeds").is_dir():
+        print("\nSeeds (mean ± sample standard deviation over the seeds; docs/results/seeds/):\n")
+        seed_table(HERE / "seeds")
     for name, file in ROWS:
         path = HERE / file
         if path.is_file():
