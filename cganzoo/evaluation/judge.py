@@ -514,7 +514,7 @@ def shipped_judge_records() -> list[dict[str, Any]]:
         try:
             record = json.loads(entry.read_text(encoding="utf-8"))
             record["file"] = entry.name[:-len(".json")] + ".safetensors"
-        except (OSError, ValueError) as exc:
+        except (OSError, ValueError, TypeError) as exc:
             raise EvaluationError(f"shipped judge record {entry.name!r} is unreadable ({exc}); "
                                   "reinstall cganzoo") from None
         records.append(record)

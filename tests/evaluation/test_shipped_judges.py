@@ -12,15 +12,17 @@ import torch
 
 import cganzoo.evaluation.judge as judge_module
 from cganzoo.errors import EvaluationError
-from cganzoo.evaluation import dataset_checksum, evaluate_samples, load_or_train_judge, train_judge
+from cganzoo.evaluation import JudgeRecipe, dataset_checksum, evaluate_samples, load_or_train_judge, train_judge
 from cganzoo.evaluation.judge import (
     LOCAL_JUDGE_NOTE,
     SHIPPED_JUDGES_DIR,
+    find_shipped_judge,
     load_shipped_judge,
     save_shipped_judge,
     shipped_judge_records,
 )
 from cganzoo.interfaces import LabelledImages
+from cganzoo_datasets.fashion_mnist import JUDGE_RECIPE as FASHION_JUDGE_RECIPE
 from judges import TINY_RECIPE, quiet, toy_data  # noqa: F401  (fixtures)
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -41,6 +43,10 @@ def test_the_shipped_mnist_and_fashion_mnist_judges_are_intact_and_documented():
         assert record["torch"] and record["cpu"] and len(record["data_sha256"]) == 64
         assert record["weights_sha256"] in results  # docs/results.md names the judge behind its numbers
         assert judge.run(torch.zeros(2, 1, 28, 28))[0].shape == (2, 128)
+    # Still the data sets' current recipes (a changed default or JUDGE_CODE_VERSION would orphan them).
+    assert find_shipped_judge(records["mnist"]["data_sha256"], JudgeRecipe()) == records["mnist"]
+    fashion_recipe = JudgeRecipe(**FASHION_JUDGE_RECIPE)
+    assert find_shipped_judge(records["fashion-mnist"]["data_sha256"], fashion_recipe) == records["fashion-mnist"]
 
 
 @pytest.fixture
