@@ -1,8 +1,10 @@
 """Evaluation: honest, offline metrics for conditional generators.
 
 * :mod:`~cganzoo.evaluation.judge`: the judge classifier (a small CNN trained on
-  the real training split, cached, its test accuracy recorded), whose features
-  and predictions the classifier-based metrics use;
+  the real training split, its test accuracy recorded), whose features and
+  predictions the classifier-based metrics use: shipped in the package for
+  MNIST and Fashion-MNIST (``judges/``, made by
+  :mod:`~cganzoo.evaluation.make_reference_judges`), else trained once and cached;
 * :mod:`~cganzoo.evaluation.images`: how generated ``[-1, 1]`` images of any size
   reach the judge and the Parzen estimator;
 * the mathematics: :mod:`~cganzoo.evaluation.frechet` (Frechet distance),

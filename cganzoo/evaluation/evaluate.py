@@ -131,10 +131,15 @@ class EvaluationReport:
                      f"{p.get('num_test')} real test images of {p.get('dataset')!r}")
         judge = p.get("judge")
         if judge:
+            if judge.get("source") == "shipped":
+                origin = f"shipped reference judge {judge.get('file')} (the same on every machine)"
+            else:  # reports written before judges were shipped carry no source: they were all local
+                origin = ("local judge (trained on this machine): numbers compare only with runs that used this "
+                          "same judge")
             required = judge.get("required_test_accuracy")
             verdict = "" if required is None else (f" (required {required}: "
                                                    f"{'reliable' if judge.get('reliable') else 'UNRELIABLE'})")
-            lines.append(f"judge: test accuracy {_number(judge.get('test_accuracy'), '.4f')}{verdict}, "
+            lines.append(f"judge: {origin}, test accuracy {_number(judge.get('test_accuracy'), '.4f')}{verdict}, "
                          f"sha256 {str(judge.get('weights_sha256'))[:16]}..., features {judge.get('feature_layer')}, "
                          f"{judge.get('feature_dim')}-d")
         lines.append(f"wall time: {self.wall_s:.1f} s")
@@ -211,7 +216,8 @@ def evaluate_samples(samples: torch.Tensor, labels: torch.Tensor, data: Labelled
                      judge: Judge | None = None, cache_root: Path | str | None = None,
                      judge_recipe: JudgeRecipe | None = None, device: torch.device | str = "cpu",
                      registry: Registry | None = None, log: Callable[[str], None] = print,
-                     extra_protocol: dict[str, Any] | None = None, step: int | None = None) -> EvaluationReport:
+                     extra_protocol: dict[str, Any] | None = None, step: int | None = None,
+                     use_shipped_judge: bool = True) -> EvaluationReport:
     """Compute metrics of a given image set (generated, or a control such as real or noise images).
 
     Args:
@@ -220,8 +226,10 @@ def evaluate_samples(samples: torch.Tensor, labels: torch.Tensor, data: Labelled
         data: The real data set (needs a test split).
         metrics: Metric names (or ``{"name", "params"}``); default every registered metric.
         seed: Recorded, and seeds any randomness a metric uses.
-        judge: A judge to use; default: loaded from the cache under
-            ``cache_root``, or trained there once.
+        judge: A judge to use; default: the shipped reference judge when one
+            matches the data and recipe (MNIST, Fashion-MNIST), else loaded from
+            the cache under ``cache_root``, or trained there once. The report's
+            ``protocol["judge"]["source"]`` says which (``"shipped"``/``"local"``).
         cache_root: Judge cache root (default :func:`cganzoo.data.default_cache_dir`).
         judge_recipe: Recipe of the judge to load or train.
         device: Where the judge runs.
@@ -229,6 +237,8 @@ def evaluate_samples(samples: torch.Tensor, labels: torch.Tensor, data: Labelled
         log: Receives progress lines.
         extra_protocol: Added to every metric's protocol.
         step: Training step, recorded in the report.
+        use_shipped_judge: ``False`` trains (or loads from the cache) a local
+            judge even where a shipped one matches.
 
     Raises:
         EvaluationError: out-of-range images, no test split, an unusable metric.
@@ -242,7 +252,8 @@ def evaluate_samples(samples: torch.Tensor, labels: torch.Tensor, data: Labelled
         if judge is not None:
             return judge
         start = time.perf_counter()
-        result = load_or_train_judge(data, cache_root=cache_root, recipe=judge_recipe, device=device, log=log)
+        result = load_or_train_judge(data, cache_root=cache_root, recipe=judge_recipe, device=device, log=log,
+                                     use_shipped=use_shipped_judge)
         loaded["seconds"] = time.perf_counter() - start
         return result
 

@@ -3,7 +3,22 @@
 Inception-based FID needs downloaded weights, and Inception features fit 28x28
 digits poorly. Like TF-GAN's MNIST score (``tfgan.eval.mnist_score``), every
 judge-based metric here uses a classifier the project trains itself on the real
-data. It is trained once per (data set, recipe) and cached:
+data.
+
+Shipped judges. The same recipe and data give other weights on another CPU
+(other SIMD kernels round differently), so a judge trained on first use makes
+numbers that compare only within one machine. Like TF-GAN, which ships its
+MNIST classifier, cganzoo ships reference judges for MNIST and Fashion-MNIST in
+the package (:data:`SHIPPED_JUDGES_DIR`: ``<dataset>.safetensors`` and
+``<dataset>.json``, made by :mod:`cganzoo.evaluation.make_reference_judges`;
+the record names the command, torch version and CPU). They are used whenever
+the data's checksum (:func:`dataset_checksum`, not the data set's name) and the
+recipe match a shipped record; their weights are checked against the recorded
+sha256 on every load, and a damaged file is an error, not a silent retraining.
+Every judge-based metric records ``"source": "shipped"`` or ``"local"``.
+
+Local judges. For any other data or recipe the judge is trained once per
+(data set, recipe) and cached:
 
 ``<cache_root>/judges/<dataset>-<data sha256[:12]>-<recipe sha256[:12]>/``
     ``judge.safetensors`` (weights) and ``judge.json`` (recipe, data checksum,
@@ -39,6 +54,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from importlib import resources
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -48,19 +64,25 @@ import torch.nn.functional as F
 from pydantic import BaseModel, ConfigDict, Field
 from safetensors import SafetensorError
 from safetensors.torch import load_file
+from safetensors.torch import load as safetensors_load
 from safetensors.torch import save as safetensors_bytes
 from torch import nn
 
 from cganzoo.errors import EvaluationError
 from cganzoo.evaluation.images import to_judge_input, uint8_to_unit_range
 from cganzoo.interfaces import LabelledImages
-from cganzoo.io import atomic_directory, dumps_json, file_sha256, write_synced
+from cganzoo.io import atomic_directory, atomic_write_bytes, dumps_json, file_sha256, make_dirs, write_synced
 
 #: Bumped when the training code changes in a way the recipe does not capture.
 JUDGE_CODE_VERSION = 2
 _FORMAT = "cganzoo-judge"
 #: Name of the feature layer recorded with every judge-based metric.
 FEATURE_LAYER = "fc1 pre-activation (the linear outputs feeding the last ReLU)"
+#: The reference judges shipped in the package: ``<dataset>.safetensors`` and ``<dataset>.json``.
+SHIPPED_JUDGES_DIR = Path(__file__).resolve().parent / "judges"
+#: What a report says about a judge trained on this machine.
+LOCAL_JUDGE_NOTE = ("local judge: trained on this machine (no shipped judge matches this data set and recipe); "
+                    "judge-based numbers compare only with runs that used this same judge (weights sha256)")
 
 
 class JudgeRecipe(BaseModel):
@@ -135,12 +157,17 @@ class Judge:
             ``dataset``, ``data_sha256``, ``input_shape``, ``num_classes``,
             ``test_accuracy``, ``weights_sha256``, ``feature_layer``,
             ``feature_dim``, ``train_seconds``.
-        path: The cache directory it was loaded from or saved to.
+        path: The cache directory it was loaded from or saved to, or the
+            shipped weights file.
+        source: ``"shipped"`` (a reference judge from the package: the same
+            weights on every machine) or ``"local"`` (trained on this
+            machine; another CPU gives other weights).
     """
 
     net: JudgeNet
     record: dict[str, Any]
     path: Path | None = None
+    source: str = "local"
 
     @property
     def input_shape(self) -> tuple[int, int, int]:
@@ -166,10 +193,16 @@ class Judge:
         return bool(self.record.get("reliable", True))  # judges cached before this field were all reliable
 
     def describe(self) -> dict[str, Any]:
-        """The judge's part of a metric's protocol."""
+        """The judge's part of a metric's protocol.
+
+        ``source`` says whether the numbers compare across machines:
+        ``"shipped"`` (with ``file``, the shipped weights' name) or ``"local"``
+        (with ``note``, :data:`LOCAL_JUDGE_NOTE`).
+        """
         keys = ("weights_sha256", "recipe_sha256", "data_sha256", "test_accuracy", "feature_layer", "feature_dim")
-        return {**{k: self.record[k] for k in keys}, "required_test_accuracy": self.required_accuracy,
-                "reliable": self.reliable}
+        where = {"file": self.record.get("file")} if self.source == "shipped" else {"note": LOCAL_JUDGE_NOTE}
+        return {"source": self.source, **where, **{k: self.record[k] for k in keys},
+                "required_test_accuracy": self.required_accuracy, "reliable": self.reliable}
 
     def prepare(self, images: torch.Tensor) -> torch.Tensor:
         """Generated float images in ``[-1, 1]`` (any size) or real uint8 images -> judge input.
@@ -394,8 +427,14 @@ def load_judge(directory: Path, device: torch.device | str = "cpu") -> Judge:
 
 def load_or_train_judge(data: LabelledImages, *, cache_root: Path | str | None = None,
                         recipe: JudgeRecipe | None = None, device: torch.device | str = "cpu",
-                        log: Callable[[str], None] = print) -> Judge:
-    """The judge for ``data`` and ``recipe``: from the cache, or trained once and cached.
+                        log: Callable[[str], None] = print, use_shipped: bool = True) -> Judge:
+    """The judge for ``data`` and ``recipe``: the shipped reference judge, or one from the cache, or trained once.
+
+    When a judge shipped in the package (:data:`SHIPPED_JUDGES_DIR`: MNIST and
+    Fashion-MNIST) was trained on data with ``data``'s checksum and with
+    ``recipe``, it is used (``judge.source == "shipped"``): the same weights,
+    and so comparable numbers, on every machine. Otherwise a judge is trained
+    here once and cached (``judge.source == "local"``).
 
     Args:
         data: The data set (train and test splits, uint8).
@@ -403,24 +442,33 @@ def load_or_train_judge(data: LabelledImages, *, cache_root: Path | str | None =
         recipe: Training recipe (default :func:`recipe_for` the data).
         device: Where the judge runs (and trains, if it must).
         log: Receives progress lines (training takes minutes on a CPU).
+        use_shipped: ``False`` ignores the shipped judges and loads or trains a
+            local one even for MNIST (to compare the two, say).
 
     Raises:
-        EvaluationError: no test split. (A judge that misses its required
-            accuracy is returned, marked unreliable: see :attr:`Judge.reliable`.)
+        EvaluationError: no test split; a matching shipped judge is corrupt.
+            (A judge that misses its required accuracy is returned, marked
+            unreliable: see :attr:`Judge.reliable`.)
     """
     from cganzoo.data import default_cache_dir
 
     recipe = recipe or recipe_for(data)
     require_test_split(data)
+    data_sha256 = dataset_checksum(data)
+    if use_shipped:
+        record = find_shipped_judge(data_sha256, recipe)
+        if record is not None:
+            return load_shipped_judge(record, device)
     root = Path(cache_root).expanduser() if cache_root is not None else default_cache_dir()
-    directory = judge_cache_dir(root, data.info.name, dataset_checksum(data), recipe)
+    directory = judge_cache_dir(root, data.info.name, data_sha256, recipe)
     if (directory / "judge.json").is_file():
         try:
             return load_judge(directory, device)
         except EvaluationError as exc:
             log(f"judge: {exc}; training a new one")
-    log(f"judge: no cached judge for {data.info.name!r} with this recipe; training one "
-        f"(about a minute on 2 CPU cores, once), cache {directory}")
+    log(f"judge: no shipped or cached judge for {data.info.name!r} with this recipe; training one "
+        f"(about a minute on 2 CPU cores, once), cache {directory}; a local judge's numbers compare only "
+        "with runs on this machine")
     judge = train_judge(data, recipe, device=device, log=log)
     try:
         save_judge(judge, directory)
@@ -428,6 +476,96 @@ def load_or_train_judge(data: LabelledImages, *, cache_root: Path | str | None =
         log(f"judge: could not cache the judge in {directory} ({exc}); continuing without the cache")
         judge.record["weights_sha256"] = hashlib.sha256(_weights_bytes(judge.net)).hexdigest()
     return judge
+
+
+def save_shipped_judge(judge: Judge, directory: Path | str = SHIPPED_JUDGES_DIR) -> tuple[Path, Path]:
+    """Write a reference judge as ``<dataset>.safetensors`` and ``<dataset>.json`` in ``directory``.
+
+    Used by :mod:`cganzoo.evaluation.make_reference_judges` to make the judges
+    shipped in the package. Each file is written atomically.
+
+    Returns:
+        ``(weights path, record path)``. ``judge.record["weights_sha256"]`` is set.
+    """
+    directory = make_dirs(directory)
+    blob = _weights_bytes(judge.net)
+    judge.record["weights_sha256"] = hashlib.sha256(blob).hexdigest()
+    name = judge.record["dataset"]
+    weights, record = directory / f"{name}.safetensors", directory / f"{name}.json"
+    atomic_write_bytes(weights, blob)
+    atomic_write_bytes(record, (dumps_json(judge.record, indent=2) + "\n").encode("utf-8"))
+    judge.path = weights
+    return weights, record
+
+
+def shipped_judge_records() -> list[dict[str, Any]]:
+    """The records (``<dataset>.json``) of the reference judges shipped in the package, each with ``"file"`` added.
+
+    Raises:
+        EvaluationError: a shipped record is unreadable (a damaged installation).
+    """
+    records: list[dict[str, Any]] = []
+    directory = _shipped_dir()
+    if not directory.is_dir():
+        return records
+    for entry in sorted(directory.iterdir(), key=lambda e: e.name):
+        if not entry.name.endswith(".json"):
+            continue
+        try:
+            record = json.loads(entry.read_text(encoding="utf-8"))
+            record["file"] = entry.name[:-len(".json")] + ".safetensors"
+        except (OSError, ValueError, TypeError) as exc:
+            raise EvaluationError(f"shipped judge record {entry.name!r} is unreadable ({exc}); "
+                                  "reinstall cganzoo") from None
+        records.append(record)
+    return records
+
+
+def find_shipped_judge(data_sha256: str, recipe: JudgeRecipe) -> dict[str, Any] | None:
+    """The shipped judge's record for data with checksum ``data_sha256`` and ``recipe``, or ``None``.
+
+    Matched by the data's checksum (:func:`dataset_checksum`) and the recipe's
+    digest, never by the data set's name: a renamed copy of MNIST gets the
+    MNIST judge, a modified "mnist" does not.
+    """
+    digest = recipe.digest()
+    for record in shipped_judge_records():
+        if (record.get("data_sha256") == data_sha256 and record.get("recipe_sha256") == digest
+                and record.get("format") == _FORMAT and record.get("version") == JUDGE_CODE_VERSION):
+            return record
+    return None
+
+
+def load_shipped_judge(record: dict[str, Any], device: torch.device | str = "cpu") -> Judge:
+    """Load the shipped judge ``record`` names, verifying its weights' sha256.
+
+    Args:
+        record: One of :func:`shipped_judge_records`.
+        device: Where the judge runs.
+
+    Raises:
+        EvaluationError: the weights file is missing, does not match the
+            recorded sha256, or does not load (a damaged installation).
+    """
+    name = record["file"]
+    try:
+        blob = _shipped_dir().joinpath(name).read_bytes()
+        digest = hashlib.sha256(blob).hexdigest()
+        if digest != record["weights_sha256"]:
+            raise ValueError(f"its sha256 is {digest[:12]}..., the record says {record['weights_sha256'][:12]}...")
+        recipe = JudgeRecipe.model_validate(record["recipe"])
+        net = JudgeNet(tuple(record["input_shape"]), int(record["num_classes"]), recipe.channels, recipe.features)
+        net.load_state_dict(safetensors_load(blob))
+    except (OSError, ValueError, KeyError, TypeError, SafetensorError, RuntimeError) as exc:
+        raise EvaluationError(f"shipped judge {name!r} is corrupt: {' '.join(str(exc).split())}; "
+                              "reinstall cganzoo") from None
+    net.to(device).eval()
+    return Judge(net, record, SHIPPED_JUDGES_DIR / name, source="shipped")
+
+
+def _shipped_dir() -> Any:
+    """The package's ``judges`` directory as an importlib.resources traversable (works from a wheel or zip)."""
+    return resources.files("cganzoo.evaluation").joinpath("judges")
 
 
 def _weights_bytes(net: nn.Module) -> bytes:
@@ -440,12 +578,18 @@ __all__ = [
     "Judge",
     "JudgeNet",
     "JudgeRecipe",
+    "LOCAL_JUDGE_NOTE",
+    "SHIPPED_JUDGES_DIR",
     "dataset_checksum",
+    "find_shipped_judge",
     "judge_cache_dir",
     "load_judge",
     "load_or_train_judge",
+    "load_shipped_judge",
     "recipe_for",
     "require_test_split",
     "save_judge",
+    "save_shipped_judge",
+    "shipped_judge_records",
     "train_judge",
 ]

@@ -83,6 +83,46 @@ def test_precision_recall_normalize_means_unit_vectors():
     assert precision_recall(real, fake, normalize=True)[0] == 0.0
 
 
+def naive_precision_recall(real: np.ndarray, fake: np.ndarray, k: int = 3) -> tuple[float, float]:
+    """Kynkaanniemi et al. 2019, Eq. 1-2, with float64 distances from differences (all pairs at once)."""
+    def inside(queries: np.ndarray, centres: np.ndarray) -> float:
+        own = np.sqrt(((centres[:, None, :] - centres[None, :, :]) ** 2).sum(2))
+        radii = np.sort(own, axis=1)[:, k]  # column 0 is the vector itself
+        cross = np.sqrt(((queries[:, None, :] - centres[None, :, :]) ** 2).sum(2))
+        return float((cross <= radii[None, :]).any(1).mean())
+    return inside(fake, real), inside(real, fake)
+
+
+def test_precision_recall_matches_a_float64_transcription_of_eq_1():
+    gen = torch.Generator().manual_seed(5)
+    real = torch.randn(400, 16, generator=gen) * 4 + 2
+    fake = torch.randn(300, 16, generator=gen) * 3 + 3
+    assert precision_recall(real, fake) == naive_precision_recall(real.double().numpy(), fake.double().numpy())
+
+
+def test_duplicates_of_real_features_have_precision_and_recall_exactly_one():
+    # Each vector 10 times: the k-NN radius is exactly 0, and a duplicate at distance exactly 0
+    # counts as inside (Eq. 1's <=). Float32 Gram distances put 12-16% of them outside.
+    gen = torch.Generator().manual_seed(6)
+    distinct = torch.randn(100, 128, generator=gen) * 5 + 3
+    real = distinct.repeat(10, 1)
+    fake = real[torch.randperm(1000, generator=gen)]
+    assert precision_recall(real, fake) == (1.0, 1.0)
+    assert precision_recall(real, fake, normalize=True) == (1.0, 1.0)
+    assert precision_recall(real, distinct.clone()) == (1.0, 1.0)
+    assert kth_neighbour_radii(real, k=3).eq(0).all()
+
+
+def test_a_point_at_exactly_the_radius_is_inside():
+    # Squared norms near 1e8 are not exact in float32; the decision still is.
+    real = torch.tensor([[10000.0], [10001.0], [10003.0], [10006.0], [10010.0]])
+    assert kth_neighbour_radii(real, k=3).tolist() == [6.0, 5.0, 3.0, 5.0, 9.0]
+    on_the_boundary = torch.tensor([[10019.0], [9994.0], [10015.0], [10016.0]])  # 9 from 10010, 6 from 10000, ...
+    just_outside = torch.tensor([[10019.5], [9993.5], [10020.0], [9990.0]])
+    assert precision_recall(real, on_the_boundary)[0] == 1.0
+    assert precision_recall(real, just_outside)[0] == 0.0
+
+
 def naive_parzen(x: np.ndarray, mu: np.ndarray, sigma: float) -> np.ndarray:
     """Goodfellow et al.'s theano_parzen, written with numpy broadcasting."""
     a = (x[:, None, :] - mu[None, :, :]) / sigma
@@ -100,6 +140,18 @@ def test_parzen_matches_the_reference_formula():
         ours = parzen_log_likelihood(queries, samples, sigma).numpy()
         ref = naive_parzen(queries.double().numpy(), samples.double().numpy(), sigma)
         np.testing.assert_allclose(ours, ref, rtol=1e-5, atol=1e-3)
+
+
+def test_parzen_matches_a_float64_transcription_to_1e_8_nats_at_the_smallest_sigma():
+    # sigma = 0.1 multiplies squared-distance rounding by 50; float32 distances were off by up to 9e-3 nats.
+    gen = torch.Generator().manual_seed(7)
+    samples = (torch.rand(300, 784, generator=gen) < 0.2).double() * torch.rand(300, 784, generator=gen).double()
+    queries = samples[:40] + 0.05 * torch.randn(40, 784, generator=gen, dtype=torch.float64)
+    queries = torch.cat([queries.clamp(0, 1), torch.rand(20, 784, generator=gen, dtype=torch.float64)])
+    for sigma in (SIGMAS[0], SIGMAS[4], SIGMAS[-1]):
+        ours = parzen_log_likelihood(queries, samples, sigma).numpy()
+        ref = naive_parzen(queries.numpy(), samples.numpy(), sigma)
+        np.testing.assert_allclose(ours, ref, rtol=0, atol=1e-8)
 
 
 def test_parzen_sigma_grid_and_selection():
