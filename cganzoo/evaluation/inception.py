@@ -36,9 +36,10 @@ The real side (features of the test or training split, FID's mean and
 covariance) is computed once per data set and cached (:func:`reference_features`):
 ``<cache_root>/inception/<dataset>-<data sha256[:12]>-<weights sha256[:12]>-<split>-<n>/``.
 
-Cost: Inception-v3 at 299x299 is about 5.7 GFLOPs per image; measured on the
-project's 2-core CPU (docs/results.md gives the figure), 10,000 images take
-tens of minutes, hence the metrics' ``max_samples`` param.
+Cost: Inception-v3 at 299x299 needs about 5 billion multiply-adds per image
+(Szegedy et al. 2016). Measured on the project's shared 2-core CPU (2 threads,
+other jobs running): 200 images in 165.7 s, so 10,000 images take about two
+hours there; hence the metrics' ``max_samples`` param, and ``device`` (a GPU).
 """
 
 from __future__ import annotations
@@ -378,13 +379,15 @@ def context_generated(context: "EvaluationContext", extractor: InceptionExtracto
 
 
 def context_reference(context: "EvaluationContext", extractor: InceptionExtractor, split: str,
-                      max_samples: int | None, batch_size: int = 64,
-                      log: Callable[[str], None] = print) -> ReferenceFeatures:
-    """:func:`reference_features` of the context's data, cached on disk and within the evaluation."""
+                      max_samples: int | None, batch_size: int = 64) -> ReferenceFeatures:
+    """:func:`reference_features` of the context's data, cached on disk and within the evaluation.
+
+    Progress lines go to the context's ``log``.
+    """
     return context.shared(
         ("inception-reference", extractor.weights_sha256, split, max_samples),
         lambda: reference_features(extractor, context.data, split, max_samples, context.resolved_cache_root(),
-                                   batch_size=batch_size, log=log))
+                                   batch_size=batch_size, log=context.log))
 
 
 def inception_protocol(context: "EvaluationContext", extractor: InceptionExtractor, num_generated: int,

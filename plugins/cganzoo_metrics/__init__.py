@@ -438,7 +438,8 @@ def register_metrics(register):
     register("conditional-accuracy", ConditionalAccuracy,
              description="fraction of samples the judge classifies as their condition label, overall and per class")
     register("judge-frechet-distance", JudgeFrechetDistance,
-             description="Frechet distance in judge features (not Inception FID) vs the test split, overall and intra-class")
+             description="Frechet distance in judge features vs the test split, overall and intra-class; NOT Inception "
+                         "FID (see inception-fid), not comparable with published FIDs")
     register("judge-precision-recall", JudgePrecisionRecall, params=PrecisionRecallParams,
              description="improved precision and recall (Kynkaanniemi et al. 2019, k=3) in judge features")
     register("parzen-log-likelihood", ParzenLogLikelihood, params=ParzenParams,

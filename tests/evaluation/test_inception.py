@@ -131,10 +131,10 @@ def test_a_file_that_is_not_the_network_is_an_error(tmp_path):
 
 def test_metrics_match_torch_fidelity_on_the_same_images(random_weights, tmp_path):
     """FID, KID, IS from the registered metrics equal torch-fidelity's own pipeline, images and weights alike."""
-    data = _data()
+    data = _data(n_test=12)
     g = torch.Generator().manual_seed(1)
-    samples = torch.rand(24, 1, 32, 32, generator=g) * 2 - 1  # another size than the real 28x28: the library resizes
-    labels = torch.arange(24) % 3
+    samples = torch.rand(12, 1, 32, 32, generator=g) * 2 - 1  # another size than the real 28x28: the library resizes
+    labels = torch.arange(12) % 3
     common = {"weights": str(random_weights)}
     lines = []
     report = evaluate_samples(
@@ -144,12 +144,14 @@ def test_metrics_match_torch_fidelity_on_the_same_images(random_weights, tmp_pat
                  {"name": "inception-score", "params": {**common, "splits": 3}},
                  {"name": "density-coverage", "params": {**common, "features": "inception", "k": 3}}])
     assert "skipped_metrics" not in report.protocol
+    # Four metrics, one pass of Inception over the real images (and it is cached on disk for the next evaluation).
+    assert len([line for line in lines if "computing features of 12 real test images" in line]) == 1
     fid = report.results["inception-fid"].values["fid"]
     kid = report.results["inception-kid"].values
     isc = report.results["inception-score"].values
 
     generated_u8 = ((samples + 1) * 127.5).round().clamp(0, 255).to(torch.uint8).repeat(1, 3, 1, 1)
-    real_u8 = data.test_images.repeat(1, 3, 1, 1)
+    real_u8 = data.test_images.repeat(1, 3, 1, 1)  # torch-fidelity's advice for grayscale
     ref = torch_fidelity.calculate_metrics(
         input1=_Uint8(generated_u8), input2=_Uint8(real_u8), cuda=False, fid=True, kid=True, isc=True,
         kid_subset_size=10, kid_subsets=7, isc_splits=3, feature_extractor_weights_path=str(random_weights),
@@ -161,23 +163,23 @@ def test_metrics_match_torch_fidelity_on_the_same_images(random_weights, tmp_pat
     assert isc["inception_score_std"] == pytest.approx(ref["inception_score_std"], rel=1e-6, abs=1e-12)
 
     # Same features, an independent Frechet formula (symmetric eigh instead of numpy's eigvals): the singular
-    # 2048-d covariances of 24 images leave rounding noise in the trace of the square root, hence the tolerance.
+    # 2048-d covariances of 12 images leave rounding noise in the trace of the square root, hence the tolerance.
     extractor = inception.InceptionExtractor(random_weights)
     fake_pool, _ = extractor(samples)
-    real_pool, _ = extractor(data.test_images)
+    real_pool = inception.reference_features(extractor, data, "test", None, tmp_path, log=lines.append).pool
+    assert len(lines) == 1  # read back from the cache
     assert fid == pytest.approx(frechet_distance_of(fake_pool, real_pool), rel=1e-2)
     assert fid > 0
 
-    # Values carry the caveats: random weights are not the official ones.
+    # Values carry the caveats: random weights are not the official ones; 12 images bias FID.
     notes = " ".join(report.results["inception-fid"].notes)
     assert "not comparable with published" in notes and "biased upward" in notes
     protocol = report.results["inception-fid"].protocol
-    assert protocol["inception"]["standard_weights"] is False and protocol["real"]["num_images"] == 24
+    assert protocol["inception"]["standard_weights"] is False and protocol["real"]["num_images"] == 12
 
     dc = report.results["density-coverage"].values
-    assert (dc["density"], dc["coverage"]) == pytest.approx(
-        density_coverage(real_pool, fake_pool, 3), abs=1e-12)
-    assert len([line for line in lines if "computing features of 24 real test images" in line]) == 1
+    assert (dc["density"], dc["coverage"]) == pytest.approx(density_coverage(real_pool, fake_pool, 3), abs=1e-12)
+    assert report.results["density-coverage"].protocol["features"] == "inception"
 
 
 def test_reference_features_are_cached_by_checksum(random_weights, tmp_path):
@@ -244,3 +246,15 @@ def test_density_coverage_in_judge_features_by_default(toy_data, toy_judge):
     bad = evaluate_samples(noise, toy_data.test_labels, toy_data, judge=toy_judge, log=quiet,
                            metrics=["density-coverage"]).results["density-coverage"].values
     assert bad["coverage"] < 0.2 and bad["density"] < 0.2
+
+
+def test_without_torch_fidelity_the_inception_metrics_are_skipped(monkeypatch, tmp_path):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "torch_fidelity", None)  # import torch_fidelity now raises ImportError
+    monkeypatch.setitem(sys.modules, "torch_fidelity.feature_extractor_inceptionv3", None)
+    report = evaluate_samples(torch.zeros(6, 1, 28, 28), torch.arange(6) % 3, _data(), cache_root=tmp_path,
+                              log=quiet, metrics=["inception-score", "parzen-log-likelihood"])
+    assert report.protocol["skipped_metrics"] == {
+        "inception-score": "the Inception metrics need torch-fidelity: pip install 'cganzoo[inception]'"}
+    assert report.results["parzen-log-likelihood"].values["log_likelihood"] is not None

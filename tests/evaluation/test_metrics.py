@@ -14,8 +14,8 @@ from cganzoo.errors import UnknownComponentError
 from cganzoo.evaluation import evaluate_generator, evaluate_samples, generate_eval_samples
 from judges import quiet, toy_data, toy_judge, toy_judge_dir  # noqa: F401  (fixtures)
 
-BUILTIN_METRICS = ["conditional-accuracy", "judge-frechet-distance", "judge-precision-recall",
-                   "parzen-log-likelihood", "inception-fid", "inception-kid", "inception-score", "density-coverage"]
+BUILTIN_METRICS = ["conditional-accuracy", "density-coverage", "inception-fid", "inception-kid", "inception-score",
+                   "judge-frechet-distance", "judge-precision-recall", "parzen-log-likelihood"]
 #: Skipped in the tests: conftest points CGANZOO_INCEPTION_WEIGHTS at a file that does not exist.
 INCEPTION_METRICS = ["inception-fid", "inception-kid", "inception-score"]
 
