@@ -393,8 +393,9 @@ class DensityCoverage(_InceptionMetric):
     samples crowd into dense real regions) and ``coverage`` (fraction of real
     images whose k-NN ball holds a generated one, in ``[0, 1]``). Default
     features: the judge's, trained on this very data set; Inception's
-    ImageNet features fit 28x28 digits poorly and cost minutes on a CPU
-    (``features: inception`` uses them).
+    ImageNet features fit 28x28 digits poorly and cost hours on a CPU
+    (``features: inception`` uses them; ``weights``, ``max_samples`` and
+    ``batch_size`` apply to that choice only).
     """
 
     def __init__(self, k: int = 5, features: str = "judge", normalize: bool | None = None, **kwargs) -> None:
