@@ -19,7 +19,8 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from cganzoo import EvaluationContext, MetricResult, evaluation, hookimpl
-from cganzoo.evaluation import inception
+
+inception = evaluation.inception  # Inception-v3 features through torch-fidelity (optional)
 
 #: Shown next to every judge-feature distance, so nobody reads it as Inception FID.
 NOT_FID = ("Frechet distance in the features of the project's judge classifier, not Inception FID: "
