@@ -117,6 +117,15 @@ class EvaluationError(CganzooError):
     judge's input range, or a judge classifier below its required test accuracy."""
 
 
+class MetricSkipped(CganzooError):
+    """A metric cannot run on this machine (an optional package or its weights are absent).
+
+    Raised by a metric's ``compute``; the evaluation records the metric as
+    skipped with this one-line reason (what is missing and how to get it) and
+    computes the other metrics. Not an error of the evaluation as a whole.
+    """
+
+
 class DistributedError(CganzooError):
     """A rank lost contact with the others: a collective failed or timed out, or the process group could not form.
 

@@ -169,7 +169,14 @@ def register_metrics(register):  # pragma: no cover - specification only
     (float ``(N, C, h, w)`` in ``[-1, 1]`` and int64 labels ``(N,)``),
     ``context.real("test")`` (uint8 at native size), ``context.judge_outputs(split)``
     (the judge's cached features and logits) and ``context.protocol()`` (sample
-    counts, seed, judge checksum) to start its own protocol record. The
+    counts, seed, judge checksum) to start its own protocol record.
+    ``context.shared(key, compute)`` computes expensive work once per
+    evaluation for every metric that asks with the same key (the Inception
+    metrics share their features so), and ``context.resolved_cache_root()``
+    is where to cache what is computed from the real data. A metric that
+    cannot run here (an optional package or weights file is absent) raises
+    :class:`cganzoo.MetricSkipped` with a one-line reason saying how to get
+    it: the report records the metric as skipped and the others still run. The
     built-in metrics (``plugins/cganzoo_metrics``) are worked examples.
 
     Example::

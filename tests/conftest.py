@@ -27,6 +27,9 @@ def fresh_plugins(monkeypatch):
     """Every test discovers plugins afresh; no state leaks between tests."""
     monkeypatch.delenv("CGANZOO_DISABLE_PLUGIN_AUTOLOAD", raising=False)
     monkeypatch.delenv("CGANZOO_BLOCK_PLUGINS", raising=False)
+    # Inception weights a developer has in torch's cache would make every default evaluation in the tests
+    # run Inception-v3 on thousands of images; tests that want it name a weights file themselves.
+    monkeypatch.setenv("CGANZOO_INCEPTION_WEIGHTS", "/nonexistent/cganzoo-tests-use-no-inception-weights.pth")
     plugins.reset_default_host()
     yield
     plugins.reset_default_host()

@@ -36,7 +36,10 @@ def test_eval_at_end_appends_one_record_with_every_metric(tmp_path, registry, to
     assert [r["step"] for r in records] == [4, 8, 8]
     evaluation = records[-1]["eval"]
     assert set(evaluation["metrics"]) == {"conditional-accuracy", "judge-frechet-distance",
-                                          "judge-precision-recall", "parzen-log-likelihood"}
+                                          "judge-precision-recall", "parzen-log-likelihood", "density-coverage",
+                                          "inception-fid", "inception-kid", "inception-score"}
+    # No Inception weights in the tests (conftest): those three are recorded as skipped, not failed.
+    assert sorted(evaluation["protocol"]["skipped_metrics"]) == ["inception-fid", "inception-kid", "inception-score"]
     assert evaluation["protocol"]["num_samples"] == 100 and evaluation["step"] == 8
     assert 0 <= evaluation["metrics"]["conditional-accuracy"]["values"]["accuracy"] <= 1
     assert "d_loss" not in records[-1]

@@ -9,7 +9,12 @@
   reach the judge and the Parzen estimator;
 * the mathematics: :mod:`~cganzoo.evaluation.frechet` (Frechet distance),
   :mod:`~cganzoo.evaluation.precision_recall` (Kynkaanniemi et al. 2019),
-  :mod:`~cganzoo.evaluation.parzen` (Goodfellow et al. 2014's protocol);
+  :mod:`~cganzoo.evaluation.parzen` (Goodfellow et al. 2014's protocol),
+  :mod:`~cganzoo.evaluation.density_coverage` (Naeem et al. 2020);
+* :mod:`~cganzoo.evaluation.inception`: Inception-v3 features through
+  torch-fidelity (optional: ``pip install 'cganzoo[inception]'`` and the
+  weights file) for FID, KID and the Inception Score, with real-data reference
+  features cached by data checksum;
 * :class:`EvaluationContext` / :class:`MetricResult`: what a metric
   (:class:`cganzoo.interfaces.Metric`) receives and returns;
 * :func:`evaluate_generator`, :func:`evaluate_samples` (and :func:`cganzoo.api.evaluate_run` for a run directory):
@@ -27,7 +32,9 @@ Example::
     print(report.format_table())
 """
 
+from cganzoo.evaluation import inception
 from cganzoo.evaluation.context import SPLITS, EvaluationContext, MetricResult
+from cganzoo.evaluation.density_coverage import density_coverage
 from cganzoo.evaluation.evaluate import (
     EVAL_SEED,
     SAMPLES_PER_CLASS,
@@ -66,12 +73,14 @@ __all__ = [
     "check_unit_range",
     "class_balanced_labels",
     "coverage_fraction",
+    "density_coverage",
     "dataset_checksum",
     "evaluate_generator",
     "evaluate_samples",
     "frechet_distance",
     "frechet_distance_of",
     "gaussian_stats",
+    "inception",
     "generate_eval_samples",
     "kth_neighbour_radii",
     "load_or_train_judge",

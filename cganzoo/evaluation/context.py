@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from pathlib import Path
+from typing import Any, Callable, Hashable
 
 import torch
 
@@ -87,6 +88,10 @@ class EvaluationContext:
         device: Where heavy computations may run.
         extra_protocol: Recorded in every metric's protocol (e.g. the run's
             step, the latent distribution, how samples were drawn).
+        log: Receives progress lines of metrics (e.g. "computing reference features once").
+        cache_root: Where metrics may cache what they compute from the real
+            data (the judge, Inception reference statistics); ``None``: the
+            default data cache (:func:`cganzoo.data.default_cache_dir`).
 
     Raises:
         EvaluationError: samples outside ``[-1, 1]``, labels of the wrong shape
@@ -100,8 +105,11 @@ class EvaluationContext:
     judge_loader: Callable[[], Judge] | None = None
     device: torch.device = field(default_factory=lambda: torch.device("cpu"))
     extra_protocol: dict[str, Any] = field(default_factory=dict)
+    cache_root: Path | None = None
+    log: Callable[[str], None] = print
     _judge: Judge | None = field(default=None, init=False, repr=False)
     _judge_out: dict[str, tuple[torch.Tensor, torch.Tensor]] = field(default_factory=dict, init=False, repr=False)
+    _shared: dict[Hashable, Any] = field(default_factory=dict, init=False, repr=False)
 
     def __post_init__(self) -> None:
         check_unit_range(self.samples, what="generated images")
@@ -165,6 +173,26 @@ class EvaluationContext:
             images, _ = self.images(split)
             self._judge_out[split] = self.judge.run(images)
         return self._judge_out[split]
+
+    def shared(self, key: Hashable, compute: Callable[[], Any]) -> Any:
+        """``compute()`` once per evaluation and ``key``; later calls with the same key return that value.
+
+        Lets several metrics share expensive work (e.g. the Inception features
+        of the generated images) without knowing about each other. An
+        exception raised by ``compute`` is raised again, and ``compute`` is
+        tried again, on the next call.
+        """
+        if key not in self._shared:
+            self._shared[key] = compute()
+        return self._shared[key]
+
+    def resolved_cache_root(self) -> Path:
+        """:attr:`cache_root`, or the default data cache when it is ``None``."""
+        if self.cache_root is not None:
+            return Path(self.cache_root).expanduser()
+        from cganzoo.data import default_cache_dir
+
+        return default_cache_dir()
 
     def protocol(self, *, judge: bool = True) -> dict[str, Any]:
         """The shared part of every metric's protocol.

@@ -22,7 +22,7 @@ from typing import Any, Callable, Sequence
 
 import torch
 
-from cganzoo.errors import EvaluationError
+from cganzoo.errors import EvaluationError, MetricSkipped
 from cganzoo.evaluation.context import EvaluationContext, MetricResult
 from cganzoo.evaluation.judge import Judge, JudgeRecipe, load_or_train_judge
 from cganzoo.interfaces import LabelledImages
@@ -230,7 +230,8 @@ def evaluate_samples(samples: torch.Tensor, labels: torch.Tensor, data: Labelled
             matches the data and recipe (MNIST, Fashion-MNIST), else loaded from
             the cache under ``cache_root``, or trained there once. The report's
             ``protocol["judge"]["source"]`` says which (``"shipped"``/``"local"``).
-        cache_root: Judge cache root (default :func:`cganzoo.data.default_cache_dir`).
+        cache_root: Cache root of the judge and of real-data reference statistics
+            (default :func:`cganzoo.data.default_cache_dir`).
         judge_recipe: Recipe of the judge to load or train.
         device: Where the judge runs.
         registry: Component registry (default: installed plugins).
@@ -243,6 +244,11 @@ def evaluate_samples(samples: torch.Tensor, labels: torch.Tensor, data: Labelled
     Raises:
         EvaluationError: out-of-range images, no test split, an unusable metric.
         UnknownComponentError: a metric name is not registered.
+
+    A metric that raises :class:`~cganzoo.errors.MetricSkipped` (its optional
+    package or weights are absent) is recorded with empty values and the reason
+    (``protocol["skipped_metrics"]``, and a ``skipped: ...`` note), one line per
+    reason goes to ``log``, and the other metrics are computed.
     """
     built = _metric_components(metrics, registry)
     device = torch.device(device)
@@ -258,24 +264,44 @@ def evaluate_samples(samples: torch.Tensor, labels: torch.Tensor, data: Labelled
         return result
 
     context = EvaluationContext(samples, labels, data, seed=seed, judge_loader=judge_loader, device=device,
-                                extra_protocol=dict(extra_protocol or {}))
+                                extra_protocol=dict(extra_protocol or {}),
+                                cache_root=Path(cache_root) if cache_root is not None else None, log=log)
     start = time.perf_counter()
     results: dict[str, MetricResult] = {}
     seconds: dict[str, float] = {}
+    skipped: dict[str, str] = {}
     for name, metric in built:
         t0 = time.perf_counter()
-        result = metric.compute(context)
+        try:
+            result = metric.compute(context)
+        except MetricSkipped as exc:
+            skipped[name] = str(exc)
+            results[name] = MetricResult({}, {"skipped": str(exc)}, (f"skipped: {exc}",))
+            seconds[name] = time.perf_counter() - t0
+            continue
         if not isinstance(result, MetricResult):
             raise EvaluationError(f"metric {name!r} returned {type(result).__name__}, not MetricResult")
         results[name] = result
         seconds[name] = time.perf_counter() - t0
     wall = time.perf_counter() - start - loaded.get("seconds", 0.0)
     protocol = context.protocol(judge=context._judge is not None)
+    if skipped:
+        protocol["skipped_metrics"] = skipped
+        _log_skipped(skipped, log)
     if context._judge is not None and not context._judge.reliable:
         results, protocol["unreliable_metrics"] = _mark_unreliable(results, context._judge, context.info.name)
     if "seconds" in loaded:
         protocol["judge_load_or_train_s"] = round(loaded["seconds"], 1)
     return EvaluationReport(results, protocol, wall, seconds, step)
+
+
+def _log_skipped(skipped: dict[str, str], log: Callable[[str], None]) -> None:
+    """One line per distinct reason, naming the metrics it skipped."""
+    by_reason: dict[str, list[str]] = {}
+    for name, reason in skipped.items():
+        by_reason.setdefault(reason, []).append(name)
+    for reason, names in by_reason.items():
+        log(f"cganzoo: skipped {', '.join(names)}: {reason}")
 
 
 def _mark_unreliable(results: dict[str, MetricResult], judge: Judge, dataset: str

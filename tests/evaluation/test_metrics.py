@@ -14,8 +14,10 @@ from cganzoo.errors import UnknownComponentError
 from cganzoo.evaluation import evaluate_generator, evaluate_samples, generate_eval_samples
 from judges import quiet, toy_data, toy_judge, toy_judge_dir  # noqa: F401  (fixtures)
 
-BUILTIN_METRICS = ["conditional-accuracy", "judge-frechet-distance", "judge-precision-recall",
-                   "parzen-log-likelihood"]
+BUILTIN_METRICS = ["conditional-accuracy", "density-coverage", "inception-fid", "inception-kid", "inception-score",
+                   "judge-frechet-distance", "judge-precision-recall", "parzen-log-likelihood"]
+#: Skipped in the tests: conftest points CGANZOO_INCEPTION_WEIGHTS at a file that does not exist.
+INCEPTION_METRICS = ["inception-fid", "inception-kid", "inception-score"]
 
 
 def test_builtin_metrics_are_registered_by_the_metrics_plugin():
@@ -38,8 +40,13 @@ def test_real_test_images_score_perfectly_on_every_builtin_metric(toy_data, toy_
     assert values["judge-frechet-distance"]["fd"] == pytest.approx(0.0, abs=1e-6)
     assert values["judge-precision-recall"] == {"precision": 1.0, "recall": 1.0}
     assert values["parzen-log-likelihood"]["sigma"] == 0.1  # the samples are the test set itself
-    for result in report.results.values():
-        assert result.protocol["num_samples"] == 100 and result.protocol["seed"] == 0
+    assert values["density-coverage"]["coverage"] == 1.0
+    assert sorted(report.protocol["skipped_metrics"]) == INCEPTION_METRICS
+    for name in INCEPTION_METRICS:
+        assert values[name] == {} and "Inception weights not found" in report.results[name].protocol["skipped"]
+    for name, result in report.results.items():
+        if name not in INCEPTION_METRICS:
+            assert result.protocol["num_samples"] == 100 and result.protocol["seed"] == 0
     assert report.results["judge-frechet-distance"].protocol["judge"]["weights_sha256"] == toy_judge.checksum
     assert any("not Inception FID" in n for n in report.results["judge-frechet-distance"].notes)
     assert any("Theis" in n for n in report.results["parzen-log-likelihood"].notes)
