@@ -160,3 +160,53 @@ def test_runner_applies_the_data_init_on_a_fresh_run_and_not_on_resume(tmp_path,
     longer = config.model_copy(update={"max_steps": 3})  # resuming a finished run is refused
     resumed = Trainer(longer, tmp_path / "run", resume=True, progress=False, log=lambda _: None, registry=registry)
     assert torch.equal(resumed.generator.net.out.bias, trained)  # the checkpoint's, not re-initialised
+
+
+def test_max_col_norm_is_applied_after_every_update(registry):
+    """pylearn2's max_col_norm: after each optimizer update every unit's incoming weights have norm <= the limit."""
+    from cganzoo.training.trainer import Trainer
+
+    limit = 0.02  # far below the norms a few SGD steps at lr 0.5 reach, so the projection must act
+    config = cganzoo.resolve_config("paper-cgan", overrides={
+        "dataset": "toy-digits", "max_steps": 3, "batch_size": 32, "device": "cpu", "lr": 0.5,
+        "generator": {"name": "paper-mlp", "params": {"max_col_norm": limit}},
+        "discriminator": {"name": "paper-maxout", "params": {"max_col_norm": limit}}}, registry=registry)
+    trainer = Trainer(config, None, progress=False, log=lambda _: None, registry=registry)
+    before = {k: v.clone() for k, v in trainer.state.discriminator.state_dict().items()}
+    trainer.run()
+    after = trainer.state.discriminator.state_dict()
+    assert any(not torch.equal(before[k], after[k]) for k in before)  # it trained
+    for net in (trainer.state.generator.net, trainer.state.discriminator.net):
+        for layer in net.modules():
+            if isinstance(layer, torch.nn.Linear):
+                assert float(layer.weight.detach().norm(dim=1).max()) <= limit * (1 + 1e-5)
+    # Without the constraint the same steps leave norms above the limit (so the check above can fail).
+    free = cganzoo.resolve_config("paper-cgan", overrides={
+        "dataset": "toy-digits", "max_steps": 3, "batch_size": 32, "device": "cpu", "lr": 0.5}, registry=registry)
+    trainer = Trainer(free, None, progress=False, log=lambda _: None, registry=registry)
+    trainer.run()
+    norms = [float(m.weight.detach().norm(dim=1).max()) for m in trainer.state.generator.net.modules()
+             if isinstance(m, torch.nn.Linear)]
+    assert max(norms) > limit
+
+
+def test_max_col_norm_projects_rows_like_pylearn2():
+    from cganzoo_paper import max_col_norm_
+
+    layer = torch.nn.Linear(3, 2)
+    with torch.no_grad():
+        layer.weight.copy_(torch.tensor([[3.0, 4.0, 0.0], [0.3, 0.4, 0.0]]))  # row norms 5 and 0.5
+    max_col_norm_(layer, 1.0)
+    assert torch.allclose(layer.weight.norm(dim=1), torch.tensor([1.0, 0.5]), atol=1e-6)
+    assert torch.allclose(layer.weight[0], torch.tensor([0.6, 0.8, 0.0]), atol=1e-6)  # direction kept
+
+
+def test_max_col_norm_and_spectral_norm_are_refused_together():
+    import pytest
+
+    from cganzoo.errors import IncompatibleError
+
+    cond = cganzoo.create_conditioner("one-hot", info=MNIST)
+    with pytest.raises(IncompatibleError, match="max_col_norm=1.9"):
+        cganzoo.create_discriminator("paper-maxout", {"max_col_norm": 1.9, "spectral_norm": True}, conditioner=cond,
+                                     img_shape=(1, 28, 28))

@@ -82,6 +82,26 @@ from torch import nn
 from cganzoo import DiscriminatorNetwork, GeneratorNetwork, IncompatibleError, hookimpl, spectral_norm_all
 
 
+def max_col_norm_(module: nn.Module, limit: float) -> None:
+    """pylearn2's ``max_col_norm``: rescale each unit's incoming weights to an L2 norm of at most ``limit``.
+
+    For every ``nn.Linear`` in ``module`` (weight ``(out, in)``; pylearn2 stores
+    its transpose, hence "column"), each row ``w`` becomes
+    ``w * min(|w|, limit) / (1e-7 + |w|)``, as pylearn2's
+    ``Linear._modify_updates`` / ``Maxout._modify_updates`` do after each
+    update. Biases are not constrained. In place, under ``torch.no_grad()``.
+
+    Args:
+        module: The network whose linear layers are projected.
+        limit: Largest allowed L2 norm of a unit's incoming weight vector.
+    """
+    with torch.no_grad():
+        for layer in module.modules():
+            if isinstance(layer, nn.Linear):
+                norms = layer.weight.norm(dim=1, keepdim=True)
+                layer.weight.mul_(norms.clamp(max=limit) / (1e-7 + norms))
+
+
 def _init_uniform(module: nn.Module, bound: float) -> None:
     for layer in module.modules():
         if isinstance(layer, nn.Linear):
@@ -97,6 +117,11 @@ class PaperGeneratorParams(BaseModel):
     joint_hidden: int = Field(1200, ge=1, description="Combined ReLU layer (paper: 1200).")
     dropout: float = Field(0.5, ge=0, lt=1, description="Dropout after each hidden layer (paper: 0.5).")
     init_range: float = Field(0.05, gt=0, description="Weights start U(-init_range, init_range) (GAN code: 0.05).")
+    y_init_range: float | None = Field(None, gt=0, description="Weights of the y layer start U(-y_init_range, "
+                                       "y_init_range); None: init_range (not in the paper or the GAN code).")
+    max_col_norm: float | None = Field(None, gt=0, description="After each update, every unit's incoming weight "
+                                       "vector is rescaled to L2 norm <= this (pylearn2 max_col_norm); None: off "
+                                       "(the GAN code's mnist.yaml has none; its TFD models use 1.9365).")
     output_bias: Literal["marginals", "zero"] = Field(
         "zero", description="Sigmoid output biases start at the logit of the data's mean pixels "
                                  "(GAN code's init_sigmoid_bias_from_marginals), or at 0.")
@@ -124,8 +149,10 @@ class PaperGenerator(GeneratorNetwork):
 
     def __init__(self, latent_dim: int, cond_dim: int, img_shape: tuple[int, int, int], z_hidden: int = 200,
                  y_hidden: int = 1000, joint_hidden: int = 1200, dropout: float = 0.5,
-                 init_range: float = 0.05, output_bias: str = "zero") -> None:
+                 init_range: float = 0.05, y_init_range: float | None = None, max_col_norm: float | None = None,
+                 output_bias: str = "zero") -> None:
         super().__init__()
+        self.max_col_norm = max_col_norm
         self.output_bias = output_bias
         self.latent_dim, self.cond_dim, self.img_shape = latent_dim, cond_dim, tuple(img_shape)
         self.z_layer = nn.Linear(latent_dim, z_hidden)
@@ -134,6 +161,8 @@ class PaperGenerator(GeneratorNetwork):
         self.out = nn.Linear(joint_hidden, math.prod(self.img_shape))
         self.drop = nn.Dropout(dropout)
         _init_uniform(self, init_range)
+        if y_init_range is not None:
+            _init_uniform(self.y_layer, y_init_range)
 
     def init_from_data(self, images: torch.Tensor) -> None:
         """With ``output_bias="marginals"``, start the sigmoid biases at the data's pixel marginals.
@@ -161,6 +190,11 @@ class PaperGenerator(GeneratorNetwork):
         bias = torch.logit(mean.clamp(MARGINAL_EPS, 1 - MARGINAL_EPS))
         with torch.no_grad():
             self.out.bias.copy_(bias.to(self.out.bias.device, self.out.bias.dtype))
+
+    def constrain_(self) -> None:
+        """With ``max_col_norm``, the max-norm projection of every layer (:func:`max_col_norm_`)."""
+        if self.max_col_norm is not None:
+            max_col_norm_(self, self.max_col_norm)
 
     def forward(self, z: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
         h_z = self.drop(torch.relu(self.z_layer(z)))
@@ -199,6 +233,11 @@ class PaperDiscriminatorParams(BaseModel):
     input_dropout: float = Field(0.0, ge=0, lt=1, description="Dropout on the input pixels (GAN code: 0.2).")
     unit_pixels: bool = Field(False, description="Map x from [-1, 1] to [0, 1] before the first layer.")
     init_range: float = Field(0.005, gt=0, description="Weights start U(-init_range, init_range) (GAN code: 0.005).")
+    y_init_range: float | None = Field(None, gt=0, description="Weights of the y maxout layer start U(-y_init_range, "
+                                       "y_init_range); None: init_range (not in the paper or the GAN code).")
+    max_col_norm: float | None = Field(None, gt=0, description="After each update, every unit's (and maxout "
+                                       "piece's) incoming weight vector is rescaled to L2 norm <= this (pylearn2 "
+                                       "max_col_norm); None: off (mnist.yaml has none; its TFD models use 1.9365).")
     spectral_norm: bool = Field(False, description="Spectral normalisation of every layer (Miyato et al. 2018); "
                                                    "the paper has none.")
 
@@ -218,8 +257,13 @@ class PaperDiscriminator(DiscriminatorNetwork):
     def __init__(self, cond_dim: int, img_shape: tuple[int, int, int], x_units: int = 240, x_pieces: int = 5,
                  y_units: int = 50, y_pieces: int = 5, joint_units: int = 240, joint_pieces: int = 4,
                  dropout: float = 0.5, input_dropout: float = 0.0, unit_pixels: bool = False,
-                 init_range: float = 0.005, spectral_norm: bool = False) -> None:
+                 init_range: float = 0.005, y_init_range: float | None = None, max_col_norm: float | None = None,
+                 spectral_norm: bool = False) -> None:
         super().__init__()
+        if max_col_norm is not None and spectral_norm:
+            raise IncompatibleError(f"paper-maxout: max_col_norm={max_col_norm} and spectral_norm=True constrain the "
+                                    "same weights; choose one")
+        self.max_col_norm = max_col_norm
         self.cond_dim, self.img_shape = cond_dim, tuple(img_shape)
         self.x_layer = Maxout(math.prod(self.img_shape), x_units, x_pieces)
         # cond_dim 0: an output conditioner (projection, AC-GAN) conditions D instead; no y branch.
@@ -231,8 +275,15 @@ class PaperDiscriminator(DiscriminatorNetwork):
         self.unit_pixels = unit_pixels
         self.feature_dim = joint_units
         _init_uniform(self, init_range)
+        if y_init_range is not None and self.y_layer is not None:
+            _init_uniform(self.y_layer, y_init_range)
         if spectral_norm:
             spectral_norm_all(self)
+
+    def constrain_(self) -> None:
+        """With ``max_col_norm``, the max-norm projection of every layer (:func:`max_col_norm_`)."""
+        if self.max_col_norm is not None:
+            max_col_norm_(self, self.max_col_norm)
 
     def features(self, x: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
         """The joint maxout layer's output after dropout, ``(B, joint_units)``."""
@@ -253,8 +304,8 @@ class PaperDiscriminator(DiscriminatorNetwork):
 
 
 PAPER_PRESET = {
-    "generator": {"name": "paper-mlp"},
-    "discriminator": {"name": "paper-maxout"},
+    "generator": {"name": "paper-mlp", "params": {"output_bias": "marginals"}},
+    "discriminator": {"name": "paper-maxout", "params": {"input_dropout": 0.2, "unit_pixels": True}},
     "conditioner": {"name": "one-hot"},
     "loss": {"name": "bce", "params": {"generator_loss": "non-saturating"}},
     "optimizer": {"name": "sgd"},
@@ -263,6 +314,15 @@ PAPER_PRESET = {
     "img_size": 28,
     "latent_dim": 100,
     "latent_distribution": "uniform",
+}
+
+#: ``paper-cgan-strong-y``: ``paper-cgan`` with three changes, the first two the GAN code's, the third neither's.
+STRONG_Y_PRESET = {
+    **PAPER_PRESET,
+    "generator": {"name": "paper-mlp", "params": {"output_bias": "marginals", "dropout": 0.0, "y_init_range": 0.3}},
+    "discriminator": {"name": "paper-maxout", "params": {"input_dropout": 0.2, "unit_pixels": True,
+                                                         "y_init_range": 0.3}},
+    "latent_distribution": "normal",
 }
 
 
@@ -277,5 +337,8 @@ def register_networks(register):
 @hookimpl
 def register_models(register):
     register("paper-cgan", dict(PAPER_PRESET),
-             description="Mirza & Osindero 2014 MNIST model: one-hot y, U[0,1) z, SGD+momentum, lr 0.1 decay, batch 100, "
-                         "28x28; does not train yet (G collapses, see docs/results.md)")
+             description="Mirza & Osindero 2014 MNIST model with the GAN code's unstated settings: one-hot y, U[0,1) z, "
+                         "SGD+momentum, lr 0.1 decay, batch 100, 28x28; class-conditional, little variety within a class")
+    register("paper-cgan-strong-y", dict(STRONG_Y_PRESET),
+             description="paper-cgan without dropout in G, z ~ N(0,1) and y layers initialised U(-0.3,0.3) "
+                         "(not the paper's): varied digits of the asked class")
