@@ -124,6 +124,11 @@ def register_networks(register):  # pragma: no cover - specification only
     run loads its weights instead (see
     :meth:`cganzoo.interfaces.GeneratorNetwork.init_from_data`).
 
+    Either network may implement ``constrain_()``, which the training step
+    calls after each optimizer update of that network to project its weights
+    in place (e.g. a max-norm constraint; see
+    :meth:`cganzoo.interfaces.GeneratorNetwork.constrain_`).
+
     Either network may set ``min_batch_size`` (default 1) if it cannot train
     on smaller batches (BatchNorm1d needs 2). A factory raises
     :class:`cganzoo.errors.IncompatibleError` for an image shape it cannot

@@ -317,6 +317,18 @@ class GeneratorNetwork(nn.Module, ABC):
                 ``[-1, 1]`` range the generator produces), on the CPU.
         """
 
+    def constrain_(self) -> None:
+        """Project the weights back into their constraint set after an update (optional).
+
+        The training step calls it after every optimizer update of this
+        network (one per G update, one per D update), under ``torch.no_grad()``;
+        it must change parameters in place and draw no random numbers. The
+        default does nothing. Example: the max-norm constraint of pylearn2's
+        ``max_col_norm`` (Srebro & Shraibman 2005; Hinton et al. 2012), which
+        rescales every unit's incoming weight vector to an L2 norm of at most
+        a limit (``paper-mlp``, ``paper-maxout``).
+        """
+
 
 class DiscriminatorNetwork(nn.Module, ABC):
     """A discriminator body: ``(x, c) -> logits``.
@@ -362,6 +374,18 @@ class DiscriminatorNetwork(nn.Module, ABC):
     def output(self, features: torch.Tensor) -> torch.Tensor:
         """The last, unconditional layer: features ``(B, feature_dim)`` -> logits ``(B,)``."""
         raise NotImplementedError(f"{type(self).__name__} exposes no features")
+
+    def constrain_(self) -> None:
+        """Project the weights back into their constraint set after an update (optional).
+
+        The training step calls it after every optimizer update of this
+        network (one per G update, one per D update), under ``torch.no_grad()``;
+        it must change parameters in place and draw no random numbers. The
+        default does nothing. Example: the max-norm constraint of pylearn2's
+        ``max_col_norm`` (Srebro & Shraibman 2005; Hinton et al. 2012), which
+        rescales every unit's incoming weight vector to an L2 norm of at most
+        a limit (``paper-maxout``, ``paper-mlp``).
+        """
 
 
 #: The conditioning mechanisms: extra input, modulation of normalisation layers, D's output (features).
@@ -454,6 +478,13 @@ class ConditionalGenerator(nn.Module):
         """
         return self.net(z, self.conditioner(y))
 
+    def constrain_(self) -> None:
+        """The network's weight constraint after an update (:meth:`GeneratorNetwork.constrain_`)."""
+        constrain = getattr(self.net, "constrain_", None)
+        if constrain is not None:
+            with torch.no_grad():
+                constrain()
+
     def from_condition(self, z: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
         """Generate images from condition tensors rather than labels (e.g. :meth:`Conditioner.encode_text`).
 
@@ -523,6 +554,13 @@ class ConditionalDiscriminator(nn.Module):
         h = self.net.features(x, c)
         out = self.conditioner.condition_output(h, self.net.output(h).reshape(-1), y)
         return out if full else out.logits
+
+    def constrain_(self) -> None:
+        """The network's weight constraint after an update (:meth:`DiscriminatorNetwork.constrain_`)."""
+        constrain = getattr(self.net, "constrain_", None)
+        if constrain is not None:
+            with torch.no_grad():
+                constrain()
 
 
 @runtime_checkable

@@ -19,7 +19,9 @@ Over a run this is Algorithm 1's alternation shifted by one G update at the
 start. Components add terms through their interfaces
 (:mod:`cganzoo.objective`): a discriminator-side conditioner's auxiliary
 losses (AC-GAN), a loss's penalty (WGAN-GP), the R1 penalty and an
-augmentation of D's inputs (DiffAugment).
+augmentation of D's inputs (DiffAugment). After each optimizer update the
+updated network's ``constrain_()`` projects its weights (a no-op unless the
+network defines a constraint, e.g. ``paper-maxout``'s max-norm).
 
 Every random draw of the step (``z``, the generator's labels, a penalty's
 weights, an augmentation's shifts and masks) comes from the run's noise generator through
@@ -34,6 +36,13 @@ import torch
 from cganzoo.noise import BatchNoise
 from cganzoo.objective import Objective
 from cganzoo.training.state import TrainingState
+
+
+def _constrain(module: torch.nn.Module) -> None:
+    """Call ``module.constrain_()`` if it has one (G and D of the runner do; a bare test network may not)."""
+    constrain = getattr(module, "constrain_", None)
+    if constrain is not None:
+        constrain()
 
 
 class TrainStep:
@@ -90,6 +99,7 @@ class TrainStep:
         g_loss = objective.generator_loss(state.discriminator, fake, y_fake)
         g_loss.backward()
         opt_g.optimizer.step()
+        _constrain(state.generator)
         state.discriminator.requires_grad_(True)
 
         d_total: torch.Tensor | None = None
@@ -107,6 +117,7 @@ class TrainStep:
             d_loss = objective.discriminator_loss(self.discriminator, x, y, fake.detach(), y_fake, update=state.step * k + j)
             d_loss.backward()
             opt_d.optimizer.step()
+            _constrain(state.discriminator)
             d_total = d_loss.detach() if d_total is None else d_total + d_loss.detach()
         assert d_total is not None
         return (d_total if k == 1 else d_total / k), g_loss.detach()

@@ -15,7 +15,8 @@ from pathlib import Path
 
 HERE = Path(__file__).parent
 ROWS = [("mlp-cgan (mse), 5 epochs", "mlp-cgan.json"), ("mlp-cgan-bce, 5 epochs", "mlp-cgan-bce.json"),
-        ("paper-cgan, 5 epochs", "paper-cgan.json"), ("mlp-cgan (mse), 1 epoch", "mlp-cgan-1epoch.json")]
+        ("paper-cgan, 5 epochs", "paper-cgan.json"), ("paper-cgan-strong-y, 5 epochs", "paper-cgan-strong-y.json"),
+        ("mlp-cgan (mse), 1 epoch", "mlp-cgan-1epoch.json")]
 
 
 def row(name: str, report: dict) -> str:
@@ -71,7 +72,7 @@ def main() -> None:
         print("| --- | --- | --- | --- | --- | --- | --- |")
         for name, report in json.loads(controls.read_text()).items():
             print(row(name, report))
-    for model in ("mlp-cgan", "mlp-cgan-bce", "paper-cgan"):
+    for model in ("mlp-cgan", "mlp-cgan-bce", "paper-cgan", "paper-cgan-strong-y"):
         path = HERE / f"{model}-10epochs.evals.jsonl"
         if path.is_file():
             print(f"\n{model}, evaluated every 5 epochs of a 10-epoch run (eval records of its metrics.jsonl):\n")
