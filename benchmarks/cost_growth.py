@@ -206,7 +206,7 @@ def report(rows: list[dict[str, Any]], args: argparse.Namespace, machine: dict[s
         f"Measured with `{args.command}` on {machine['processor']} ({machine['logical_cpus']} logical CPUs, flags "
         f"{', '.join(machine['cpu_flags'])}; torch {machine['versions'].get('torch', '?')}"
         + (f"; {machine['accelerator']['name']}" if machine.get("accelerator") else "")
-        + f"), load average at start {machine['load_average_start']}; {seconds:.0f} s in all.",
+        + f"), load average at start {', '.join(f'{v:.1f}' for v in machine['load_average_start'] or ())} (1, 5, 15 min; above the number of CPUs means other work shared the machine); {seconds:.0f} s in all.",
         "",
         f"Batch {args.batch_size}, fp32, each cell in its own process: {args.warmup} warm-up steps, then "
         f"{args.steps} timed steps; **seconds per epoch are extrapolated** from them (training images / images per "
