@@ -413,7 +413,8 @@ def roofline_fraction(gflops: float, peak: float | None, basis: str, *, emulated
     if emulated:
         return None, f"not shown: {basis} is emulated on this CPU, so its {peak:.0f} GFLOP/s roof is no hardware limit"
     if gflops > peak:
-        return None, (f"not shown: the row's {gflops:.0f} GFLOP/s exceeds the {basis} {roof} roof of {peak:.0f} "
+        kind = " convolution" if roof == "convolution" else ""
+        return None, (f"not shown: the row's {gflops:.0f} GFLOP/s exceeds the {basis}{kind} roof of {peak:.0f} "
                       f"GFLOP/s measured in this run (the roof was timed while other work shared the machine)")
     return 100 * gflops / peak, f"{basis} {_ROOF_NAMES.get(roof, roof)} {peak:.0f} GFLOP/s"
 
