@@ -407,7 +407,8 @@ def _add_bench_parser(sub: Any) -> None:
     bench = sub.add_parser("bench", help="measure training speed against the reference pipeline and the matmul roof",
                            description=(
         "Benchmark registered models through the training runner: images/s at steady state, step time, peak "
-        "memory, GFLOP/s against the matrix-product throughput measured in the same run, and the ratio to the "
+        "memory, GFLOP/s against the matrix-product (or, for convolutional models, convolution) throughput "
+        "measured in the same run, and the ratio to the "
         "reference pipeline (torchvision MNIST + PIL transforms + DataLoader + numpy noise) from the same run; "
         "then a batch-size sweep. Writes <tag>.md, .csv, .json and -sweep.png to --out."),
         epilog="Example: cganzoo bench --filter 'mlp-cgan*' --device cpu")
