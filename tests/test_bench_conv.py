@@ -128,3 +128,14 @@ def test_no_conv_roof_is_timed_for_a_matmul_only_table(registry, monkeypatch):
                                          variants=("fp32",), batch_size=4, batch_sizes=(), log=lambda _: None,
                                          **QUICK), registry=registry)
     assert result.conv == [] and "Convolution throughput" not in markdown(result)
+
+
+def test_cganzoo_run_channels_last_flag_reaches_config_json(toy_plugin, tmp_path):
+    import json
+
+    from cganzoo.cli import main
+
+    out = tmp_path / "run"
+    assert main(["run", "cdcgan", "--dataset", "toy-digits", "--max-steps", "2", "--device", "cpu", "--out", str(out),
+                 "--no-progress", "--batch-size", "8", "--channels-last"]) == 0
+    assert json.loads((out / "config.json").read_text())["config"]["channels_last"] is True
