@@ -139,3 +139,19 @@ def test_cganzoo_run_channels_last_flag_reaches_config_json(toy_plugin, tmp_path
     assert main(["run", "cdcgan", "--dataset", "toy-digits", "--max-steps", "2", "--device", "cpu", "--out", str(out),
                  "--no-progress", "--batch-size", "8", "--channels-last"]) == 0
     assert json.loads((out / "config.json").read_text())["config"]["channels_last"] is True
+
+
+def test_images_per_cpu_second_counts_every_d_batch(registry):
+    # A step with 5 D updates trains on 5 batches: 2 steps of batch 64 are 640 images, not 128.
+    from cganzoo.bench.measure import Measurement
+    from cganzoo.bench.suite import Row, _Bench
+
+    bench = _Bench(BenchOptions(device="cpu", log=lambda _: None), registry)
+    try:
+        row = Row("table", "m", "c", "l", "fp32", "cpu", 64)
+        m = Measurement(images_per_s=100.0, step_ms=3200.0, steps=2, seconds=6.4, warmup_s=0.0,
+                        peak_memory_mib=1.0, memory_kind="x", cpu_seconds=3.2)
+        bench.fill(row, m, 1e6, basis="fp32")
+        assert row.images_per_cpu_s == pytest.approx(200.0) and row.images_per_s == 100.0
+    finally:
+        bench.tmp.cleanup()

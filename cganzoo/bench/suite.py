@@ -325,7 +325,8 @@ class _Bench:
 
     def fill(self, row: Row, m: Measurement, flops_per_image: float, basis: str) -> None:
         row.images_per_s, row.step_ms, row.steps = m.images_per_s, m.step_ms, m.steps
-        row.images_per_cpu_s = m.steps * row.batch_size / m.cpu_seconds if m.cpu_seconds > 0 else None
+        # images, not steps x batch: a step with n_dis D updates trains on n_dis batches
+        row.images_per_cpu_s = m.images_per_s * m.seconds / m.cpu_seconds if m.cpu_seconds > 0 else None
         row.peak_memory_mib, row.memory_kind = m.peak_memory_mib, m.memory_kind
         row.mflop_per_image = flops_per_image / 1e6
         row.gflops = flops_per_image * m.images_per_s / 1e9
