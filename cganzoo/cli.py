@@ -399,7 +399,7 @@ _MAX_GRID_IMAGES = 10_000
 
 
 #: Fast-path ``cganzoo run`` flags (RunConfig fields; see cganzoo/fastpath.py).
-_FAST_PATH_FIELDS = ("amp", "compile", "cuda_graphs", "adam_impl")
+_FAST_PATH_FIELDS = ("amp", "compile", "cuda_graphs", "adam_impl", "channels_last")
 
 
 def _add_fast_path_flags(parser: argparse.ArgumentParser) -> None:
@@ -411,6 +411,9 @@ def _add_fast_path_flags(parser: argparse.ArgumentParser) -> None:
                        help="torch.compile G and D (compiling takes 1-4 minutes on a 2-core CPU with a cold cache)")
     group.add_argument("--cuda-graphs", dest="cuda_graphs", action="store_const", const=True, default=None,
                        help="capture the whole training step as one CUDA graph (CUDA only)")
+    group.add_argument("--channels-last", dest="channels_last", action="store_const", const=True, default=None,
+                       help="convolutions in channels-last (NHWC) layout: faster for convolutional models on CPU "
+                            "(see benchmarks/README.md), rounds differently from the default")
     group.add_argument("--adam-impl", dest="adam_impl", choices=("auto", "fused", "foreach", "for-loop"), default=None,
                        help="Adam kernel (default auto: fused on CUDA and with --amp/--compile, else foreach, "
                             "bit-identical to PyTorch's default on CPU)")
@@ -420,11 +423,13 @@ def _add_bench_parser(sub: Any) -> None:
     bench = sub.add_parser("bench", help="measure training speed against the reference pipeline and the matmul roof",
                            description=(
         "Benchmark registered models through the training runner: images/s at steady state, step time, peak "
-        "memory, GFLOP/s against the matrix-product throughput measured in the same run, and the ratio to the "
+        "memory, GFLOP/s against the matrix-product (or, for convolutional models, convolution) throughput "
+        "measured in the same run, and the ratio to the "
         "reference pipeline (torchvision MNIST + PIL transforms + DataLoader + numpy noise) from the same run; "
         "then a batch-size sweep. Writes <tag>.md, .csv, .json and -sweep.png to --out."),
         epilog="Example: cganzoo bench --filter 'mlp-cgan*' --device cpu")
-    bench.add_argument("--filter", default="mlp-cgan*", metavar="GLOB", help="models to run: a glob or comma-separated globs (default 'mlp-cgan*')")
+    bench.add_argument("--filter", default="mlp-cgan*", metavar="GLOB",
+                       help="models to run, globs separated by commas, e.g. 'cdcgan,sngan-*' (default 'mlp-cgan*')")
     bench.add_argument("--device", default="auto", help="auto | cpu | cuda | cuda:N (default auto)")
     bench.add_argument("--conditioners", metavar="GLOB", help="cross each model with these conditioners")
     bench.add_argument("--losses", metavar="GLOB", help="cross each model with these losses")
@@ -433,8 +438,11 @@ def _add_bench_parser(sub: Any) -> None:
     bench.add_argument("--batch-size", type=int, default=64, metavar="N", help="batch of the model table (default 64)")
     bench.add_argument("--variants", metavar="LIST",
                        help="comma-separated fast-path variants of the focus model, tokens joined by '+': "
-                            "fp32, bf16, compile, cuda-graphs, fused-adam, foreach-adam, for-loop-adam "
+                            "fp32, bf16, compile, cuda-graphs, fused-adam, foreach-adam, for-loop-adam, channels-last "
                             "(default cpu: fp32,fp32+fused-adam,bf16; cuda adds cuda-graphs and compile variants)")
+    bench.add_argument("--variant-models", metavar="GLOBS",
+                       help="also run these models (comma-separated globs) in every --variants (default: the focus "
+                            "model only)")
     bench.add_argument("--sweep-variants", metavar="LIST", help="variants of the sweep (default cpu: fp32,bf16)")
     bench.add_argument("--batch-sizes", default="64,128,256,512,1024,2048,4096", metavar="LIST",
                        help="sweep batch sizes, comma-separated; 'none' for no sweep (default 64 to 4096)")
@@ -496,7 +504,8 @@ def _bench(args: argparse.Namespace) -> int:
     options = BenchOptions(
         filter=args.filter, device=args.device, conditioners=args.conditioners, losses=args.losses,
         dataset=args.dataset, data_dir=args.data_dir, batch_size=args.batch_size,
-        variants=_csv_list(args.variants, "--variants"), sweep_variants=_csv_list(args.sweep_variants, "--sweep-variants"),
+        variants=_csv_list(args.variants, "--variants"), variant_models=args.variant_models,
+        sweep_variants=_csv_list(args.sweep_variants, "--sweep-variants"),
         batch_sizes=_csv_list(args.batch_sizes, "--batch-sizes", int) or (), reference=not args.no_reference,
         reference_model=args.reference_model, seconds=args.seconds, warmup_steps=args.warmup_steps,
         min_steps=args.min_steps, threads=args.threads, repeats=args.repeats, matmul_seconds=args.matmul_seconds,

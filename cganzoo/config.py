@@ -142,6 +142,9 @@ class RunConfig(BaseModel):
     adam_impl: Literal["auto", "fused", "foreach", "for-loop"] = Field(
         "auto", description="Adam kernel: 'auto' is fused on CUDA and under amp/compile, else foreach "
                             "(bit-identical to PyTorch's default on CPU).")
+    channels_last: bool = Field(False, description="Hold G's and D's 4-D weights channels-last (NHWC), so their "
+                                                   "convolutions run in that layout (faster for convolutional models "
+                                                   "on CPU, see benchmarks/; rounds differently from the default).")
 
     sample_interval: int = Field(400, ge=1, description="Write a 10x10 sample grid every this many steps.")
     log_interval: int = Field(50, ge=1, description="Log losses and images/s every this many steps.")

@@ -17,6 +17,12 @@ For the reference MLP CGAN at 1x32x32, latent 100, 10 classes, with
 
 The first layer's input gradient is always computed in full: its input
 concatenates the label embedding, which is trained.
+
+A convolution's forward pass costs ``2 * B * C_out * H_out * W_out * (C_in / groups) * k_h * k_w``
+FLOPs, and its backward pass twice that (input and weight gradients), as for
+a matrix product; :func:`conv2d_forward_flops` gives the formula and
+:func:`counted_flops_by_kind` splits a step's count into convolutions and
+matrix products, which decides the roof a row is measured against.
 """
 
 from __future__ import annotations
@@ -36,6 +42,45 @@ def counted_flops(fn: Callable[[], Any]) -> int:
     with FlopCounterMode(display=False) as counter:
         fn()
     return int(counter.get_total_flops())
+
+
+#: FlopCounterMode's convolution ops (forward, and backward with input and weight gradients).
+_CONV_OPS = ("convolution", "_convolution", "convolution_backward", "cudnn_convolution",
+             "cudnn_convolution_transpose", "mkldnn_convolution")
+
+
+def counted_flops_by_kind(fn: Callable[[], Any]) -> dict[str, int]:
+    """FLOPs ``fn()`` runs, split into ``{"conv": ..., "matmul": ...}`` (forward and backward).
+
+    ``"conv"`` is every convolution and transposed convolution; ``"matmul"``
+    every other counted op (matrix products: ``mm``, ``addmm``, ``bmm``...).
+    ``fn`` really runs, as in :func:`counted_flops`.
+    """
+    with FlopCounterMode(display=False) as counter:
+        fn()
+    split = {"conv": 0, "matmul": 0}
+    for op, flops in counter.get_flop_counts().get("Global", {}).items():
+        name = str(op).split(".")[1] if str(op).startswith("aten.") else str(op)
+        split["conv" if name in _CONV_OPS else "matmul"] += int(flops)
+    return split
+
+
+def conv2d_forward_flops(batch: int, in_channels: int, out_channels: int, out_size: tuple[int, int],
+                         kernel: tuple[int, int], groups: int = 1) -> int:
+    """Forward FLOPs of one 2-D convolution: ``2 * B * C_out * H_out * W_out * (C_in / groups) * k_h * k_w``.
+
+    The same formula holds for a transposed convolution with ``in_channels`` and
+    ``out_channels`` swapped and the *input* size in place of ``out_size`` (it is
+    the backward pass of a convolution). Its backward pass costs twice this.
+
+    Args:
+        batch: ``B``.
+        in_channels, out_channels: ``C_in``, ``C_out``.
+        out_size: ``(H_out, W_out)`` of the output, pixels.
+        kernel: ``(k_h, k_w)``.
+        groups: Channel groups (``C_in`` and ``C_out`` divisible by it).
+    """
+    return 2 * batch * out_channels * out_size[0] * out_size[1] * (in_channels // groups) * kernel[0] * kernel[1]
 
 
 def linear_forward_flops(module: torch.nn.Module) -> int:

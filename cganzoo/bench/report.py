@@ -10,14 +10,14 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Sequence
 
-from cganzoo.bench.suite import BenchResult, Row
+from cganzoo.bench.suite import CONV_ROOF_SHARE, BenchResult, Row
 from cganzoo.figures import pyplot, save_figure
 from cganzoo.io import atomic_write_json, atomic_write_text, make_dirs
 
 _COLUMNS: tuple[tuple[str, str], ...] = (
     ("model", "model"), ("conditioner", "cond."), ("loss", "loss"), ("variant", "variant"), ("batch_size", "batch"),
     ("images_per_s", "img/s"), ("vs_reference", "x ref"), ("images_per_cpu_s", "img/CPU-s"), ("step_ms", "ms/step"), ("epoch_s", "s/epoch"),
-    ("mflop_per_image", "MFLOP/img"), ("gflops", "GFLOP/s"), ("roofline_pct", "% matmul"),
+    ("mflop_per_image", "MFLOP/img"), ("gflops", "GFLOP/s"), ("roofline_pct", "% matmul"), ("conv_roof_pct", "% conv roof"),
     ("peak_memory_mib", "peak MiB"), ("warmup_s", "warm-up s"), ("steps", "steps"),
 )
 
@@ -38,7 +38,7 @@ def _fmt(key: str, value: object) -> str:
             return f"{value:.2f}x"
         if key in ("images_per_s", "images_per_cpu_s", "peak_memory_mib"):
             return f"{value:,.0f}"
-        if key in ("roofline_pct",):
+        if key in ("roofline_pct", "conv_roof_pct"):
             return f"{value:.0f}%"
         if key in ("step_ms", "epoch_s", "gflops", "warmup_s", "mflop_per_image"):
             return f"{value:.1f}" if value < 1000 else f"{value:,.0f}"
@@ -115,6 +115,8 @@ def markdown(result: BenchResult, *, title: str | None = None, preamble: str = "
               f"{'emulated: no native bf16 here' if r.dtype == 'bf16' and emulated else ''} |" for r in result.matmul]
     lines += ["", "`% matmul` below is a row's achieved GFLOP/s over the best matrix-product figure of its dtype "
               "(fp32 rows against fp32, bf16 rows against bf16), both from this run.", ""]
+    if result.conv:
+        lines += _conv_roof_section(result, emulated)
     main = _section_rows(result, "reference") + _section_rows(result, "table")
     if main:
         lines += [f"## Models at batch {result.options.get('batch_size')}", "", _md_table(main), ""]
@@ -142,10 +144,31 @@ def markdown(result: BenchResult, *, title: str | None = None, preamble: str = "
     return "\n".join(lines)
 
 
+def _conv_roof_section(result: BenchResult, emulated: bool) -> list[str]:
+    lines = ["## Convolution throughput (the roof of convolutional models)", "",
+             "| dtype | input, kernel | layout | ms | GFLOP/s | |", "|---|---|---|---:|---:|---|"]
+    lines += [f"| {r.dtype} | {r.shape} | {r.layout} | {r.seconds * 1e3:.1f} | {r.gflops:.0f} | "
+              f"{'emulated: no native bf16 here' if r.dtype == 'bf16' and emulated else ''} |" for r in result.conv]
+    layout_notes: list[str] = []
+    for dtype in dict.fromkeys(r.dtype for r in result.conv):
+        by_layout = {layout: max(r.gflops for r in result.conv if r.dtype == dtype and r.layout == layout)
+                     for layout in dict.fromkeys(r.layout for r in result.conv if r.dtype == dtype)}
+        if len(by_layout) == 2 and by_layout.get("contiguous"):
+            layout_notes.append(f"- {dtype}: best channels-last {by_layout['channels-last']:.0f} GFLOP/s against best "
+                         f"contiguous {by_layout['contiguous']:.0f} ({by_layout['channels-last'] / by_layout['contiguous']:.2f}x).")
+    lines += ["", *layout_notes, "", "`conv2d` with padding 1, forward and backward (input and weight gradients, 3 x the forward's "
+              "2 B C_out H W C_in 9 FLOPs), timed like the products. `% conv roof` below is a row's achieved GFLOP/s "
+              "over the best of these figures in its dtype (either layout); it is given instead of `% matmul` for "
+              f"rows whose counted FLOPs are at least {100 * CONV_ROOF_SHARE:.0f}% convolutions.", ""]
+    return lines
+
+
 def _roof_notes(rows: Sequence[Row]) -> list[str]:
-    """One line per row whose `% matmul` is not shown, saying why."""
+    """One line per row whose `% matmul` or `% conv roof` is not shown, saying why."""
     notes = [f"- {r.model} {r.variant} batch {r.batch_size}: `% matmul` {r.roofline_basis}" for r in rows
              if r.status == "ok" and r.roofline_pct is None and (r.roofline_basis or "").startswith("not shown")]
+    notes += [f"- {r.model} {r.variant} batch {r.batch_size}: `% conv roof` {r.conv_roof_basis}" for r in rows
+              if r.status == "ok" and r.conv_roof_pct is None and (r.conv_roof_basis or "").startswith("not shown")]
     return notes + [""] if notes else []
 
 
@@ -190,12 +213,15 @@ NOTES = (
     "`torch.utils.flop_counter.FlopCounterMode`. For `mlp-cgan` it equals the count from layer shapes "
     "(`cganzoo.bench.flops`): G forward F_G = 3.50 MFLOP, D forward F_D = 2.11 MFLOP per image; cganzoo's step "
     "(D frozen during the G update) = 3 F_G + 8 F_D = 27.37 MFLOP; the reference's step also computes D's weight "
-    "gradients during the G update, 3 F_G + 9 F_D = 29.48 MFLOP. `GFLOP/s` = MFLOP/img x img/s.",
+    "gradients during the G update, 3 F_G + 9 F_D = 29.48 MFLOP. `GFLOP/s` = MFLOP/img x img/s. Convolutions "
+    "(and transposed ones) are counted too: 2 B C_out H_out W_out C_in k_h k_w forward, twice that backward; the CSV's "
+    "`conv_share` is their share of a row's FLOPs.",
     "- Variants: `fp32` is the default run config (exactly the reference's arithmetic; Adam's multi-tensor kernel, "
     "bit-identical on CPU to PyTorch's default); `fused-adam` uses the fused Adam kernel (faster, rounds differently "
     "on CPU); `bf16` runs G's and D's forward passes under `torch.autocast(bfloat16)` with fp32 weights, gradients "
     "and Adam (fused); `compile` applies `torch.compile` to G and D; `cuda-graphs` replays the whole step as one "
-    "captured CUDA graph.",
+    "captured CUDA graph; `channels-last` holds G's and D's 4-D weights channels-last (`--channels-last`), so "
+    "convolutions run NHWC.",
     "- `img/CPU-s`: images per second of processor time of the whole process (all threads) during the timed "
     "steps. On a quiet machine it is about `img/s` divided by the busy threads; on a shared one it is much less "
     "disturbed by other work than `img/s` (but spinning threads still count).",
@@ -221,7 +247,7 @@ def write_json(result: BenchResult, path: Path) -> Path:
     """Machine, options, matmul figures and rows, for machines."""
     record = {"machine": result.machine, "options": result.options, "seconds": result.seconds,
               "load_average_end": result.load_average_end, "train_size": result.train_size,
-              "matmul": [asdict(r) for r in result.matmul], "rows": [asdict(r) for r in result.rows],
+              "matmul": [asdict(r) for r in result.matmul], "conv": [asdict(r) for r in result.conv], "rows": [asdict(r) for r in result.rows],
               "quality": [{"variant": q.variant, "seconds": q.seconds, "metrics": q.metrics, "evaluation": q.evaluation}
                           for q in result.quality]}
     atomic_write_json(path, record)

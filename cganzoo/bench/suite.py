@@ -10,6 +10,10 @@ Rows, all in one process and one run:
   fast-path variant, at the main batch size;
 * the **sweep**: the focus model at each batch size in each sweep variant.
 
+Each row is measured against one roof: the matrix-product roof, or, when most
+of its counted FLOPs are convolutions, the convolution roof, timed the first
+time such a row is built (:mod:`cganzoo.bench.roofline`).
+
 Every trainer row builds a :class:`cganzoo.training.Trainer` without a run
 directory and trains it with :func:`cganzoo.training.fit`: the same state,
 step object and loop ``cganzoo run`` uses (next batches, step, losses recorded
@@ -23,6 +27,7 @@ from __future__ import annotations
 import functools
 import itertools
 import json
+import math
 import tempfile
 import time
 from dataclasses import asdict, dataclass, field
@@ -31,12 +36,12 @@ from typing import Any, Callable
 
 import torch
 
-from cganzoo.bench.flops import counted_flops
+from cganzoo.bench.flops import counted_flops, counted_flops_by_kind
 from cganzoo.bench.machine import describe_machine, load_average
 from cganzoo.bench.measure import Measurement, measure_fit, measure_loop
 from cganzoo.bench.quality import QualityRun, compare_quality
 from cganzoo.bench.reference import ReferencePipeline
-from cganzoo.bench.roofline import MatmulResult, measure_roofline, peak_gflops
+from cganzoo.bench.roofline import ConvResult, MatmulResult, measure_conv_roof, measure_roofline, peak_gflops
 from cganzoo.components import create_dataset, get_registry
 from cganzoo.config import RunConfig
 from cganzoo.errors import CganzooError, ConfigError
@@ -54,7 +59,10 @@ VARIANT_TOKENS: dict[str, dict[str, Any]] = {
     "fused-adam": {"adam_impl": "fused"},
     "foreach-adam": {"adam_impl": "foreach"},
     "for-loop-adam": {"adam_impl": "for-loop"},
+    "channels-last": {"channels_last": True},
 }
+#: A row whose counted FLOPs are at least this fraction convolutions is measured against the convolution roof.
+CONV_ROOF_SHARE = 0.5
 
 #: Fast-path variants of the focus model in the main table, per device type.
 DEFAULT_VARIANTS: dict[str, tuple[str, ...]] = {
@@ -86,7 +94,8 @@ class BenchOptions:
     """What ``cganzoo bench`` runs.
 
     Attributes:
-        filter: Glob over registered model names.
+        filter: Glob over registered model names; several globs separated by commas
+            (``"cdcgan,sngan-*"``) select every model any of them matches.
         device: ``auto``, ``cpu``, ``cuda`` or ``cuda:N``.
         conditioners, losses: Globs; when set, each model is crossed with every
             matching conditioner / loss (default: the model's own).
@@ -94,6 +103,9 @@ class BenchOptions:
         data_dir: Hand-placed data files / data cache.
         batch_size: Batch size of the main table (the reference's: 64).
         variants: Fast-path variants of the focus model (default per device).
+        variant_models: Comma-separated globs of further models run in every variant
+            (e.g. ``"cdcgan,sngan-*"`` with ``variants=("fp32", "channels-last")``);
+            default: only the focus model.
         sweep_variants: Variants of the batch-size sweep (default per device).
         batch_sizes: Batch sizes of the sweep (empty: no sweep).
         reference: Run the reference-pipeline row.
@@ -101,7 +113,8 @@ class BenchOptions:
         seconds: Minimum timed seconds per row (after warm-up).
         warmup_steps: Untimed steps per row (compilation and graph capture happen here).
         min_steps: Minimum timed steps per row.
-        matmul_seconds: Minimum timing per matrix-product shape.
+        matmul_seconds: Minimum timing per matrix-product shape (and per convolution
+            shape and layout of the convolution roof).
         seed: Run seed of every row.
         threads: ``torch.set_num_threads`` for the run (default: PyTorch's choice).
         repeats: Timed windows per row, the fastest kept; the model table is
@@ -124,6 +137,7 @@ class BenchOptions:
     data_dir: Path | None = None
     batch_size: int = 64
     variants: tuple[str, ...] | None = None
+    variant_models: str | None = None
     sweep_variants: tuple[str, ...] | None = None
     batch_sizes: tuple[int, ...] = DEFAULT_BATCH_SIZES
     reference: bool = True
@@ -161,6 +175,9 @@ class Row:
     gflops: float | None = None
     roofline_pct: float | None = None
     roofline_basis: str = ""
+    conv_share: float | None = None
+    conv_roof_pct: float | None = None
+    conv_roof_basis: str = ""
     peak_memory_mib: float | None = None
     memory_kind: str = ""
     warmup_s: float | None = None
@@ -181,6 +198,7 @@ class BenchResult:
     load_average_end: tuple[float, float, float] | None = None
     train_size: int | None = None
     quality: list[QualityRun] = field(default_factory=list)
+    conv: list[ConvResult] = field(default_factory=list)
 
     @property
     def reference(self) -> Row | None:
@@ -220,7 +238,9 @@ class _Bench:
         self.tmp = tempfile.TemporaryDirectory(prefix="cganzoo-bench-")
         self.roof: dict[str, float | None] = {}
         self.bf16_native = fastpath.bf16_support(self.device)[0]
-        self.flops: dict[str, float] = {}
+        self.flops: dict[str, tuple[float, float]] = {}  # model key -> (FLOPs per image, convolutions' share)
+        self.conv: list[ConvResult] = []
+        self.conv_roof: dict[str, float | None] | None = None  # timed when the first convolution-bound row is built
 
     # -- configs -------------------------------------------------------------------------------
 
@@ -260,11 +280,22 @@ class _Bench:
         try:
             if section == "reference":
                 window, flops = self.reference_loop(config)
+                conv_share = 0.0
             else:
-                window, flops = self.trainer_loop(config)
+                window, (flops, conv_share) = self.trainer_loop(config)
         except _ROW_ERRORS as exc:
             return self.failed(row, exc)
+        row.conv_share = conv_share
+        if conv_share >= CONV_ROOF_SHARE and self.conv_roof is None:
+            self.measure_conv_roof()
         return _Prepared(row, config, window, flops)
+
+    def measure_conv_roof(self) -> None:
+        dtypes = ("fp32", "bf16")
+        self.conv = measure_conv_roof(self.device, dtypes, self.o.matmul_seconds)
+        self.conv_roof = {dt: peak_gflops(self.conv, dt) for dt in dtypes}
+        self.o.log("bench: conv " + ", ".join(f"{r.dtype} {r.shape} {r.layout} {r.gflops:.0f} GFLOP/s"
+                                               for r in self.conv))
 
     def measure(self, prepared: _Prepared, first: bool) -> None:
         """Time one window of ``prepared``; keep the fastest window (``--repeats``)."""
@@ -294,16 +325,23 @@ class _Bench:
 
     def fill(self, row: Row, m: Measurement, flops_per_image: float, basis: str) -> None:
         row.images_per_s, row.step_ms, row.steps = m.images_per_s, m.step_ms, m.steps
-        row.images_per_cpu_s = m.steps * row.batch_size / m.cpu_seconds if m.cpu_seconds > 0 else None
+        # images, not steps x batch: a step with n_dis D updates trains on n_dis batches
+        row.images_per_cpu_s = m.images_per_s * m.seconds / m.cpu_seconds if m.cpu_seconds > 0 else None
         row.peak_memory_mib, row.memory_kind = m.peak_memory_mib, m.memory_kind
         row.mflop_per_image = flops_per_image / 1e6
         row.gflops = flops_per_image * m.images_per_s / 1e9
-        row.roofline_pct, row.roofline_basis = roofline_fraction(row.gflops, self.roof.get(basis), basis,
-                                                                 emulated=basis == "bf16" and not self.bf16_native)
+        emulated = basis == "bf16" and not self.bf16_native
+        if row.conv_share is not None and row.conv_share >= CONV_ROOF_SHARE:
+            row.roofline_basis = f"not the roof of this row: {100 * row.conv_share:.0f}% of its FLOPs are convolutions"
+            row.conv_roof_pct, row.conv_roof_basis = roofline_fraction(
+                row.gflops, (self.conv_roof or {}).get(basis), basis, emulated=emulated, roof="convolution")
+        else:
+            row.roofline_pct, row.roofline_basis = roofline_fraction(row.gflops, self.roof.get(basis), basis,
+                                                                     emulated=emulated)
         if self.train_size:
             row.epoch_s = self.train_size / m.images_per_s
 
-    def trainer_loop(self, config: RunConfig) -> tuple[Callable[[int, float, int], Measurement], float]:
+    def trainer_loop(self, config: RunConfig) -> tuple[Callable[[int, float, int], Measurement], tuple[float, float]]:
         trainer = self.trainer(config)
         self.train_size = int(trainer.batches.images.shape[0])
         flops = self.flops_per_image(config, trainer, next(trainer.batches.epoch(0)))
@@ -316,8 +354,9 @@ class _Bench:
     def trainer(self, config: RunConfig) -> Trainer:
         return Trainer(config, None, registry=self.registry, progress=False, log=lambda _: None)
 
-    def flops_per_image(self, config: RunConfig, trainer: Trainer, batch: tuple[torch.Tensor, torch.Tensor]) -> float:
-        """Counted once per model (matrix-product FLOPs per image do not depend on the batch size).
+    def flops_per_image(self, config: RunConfig, trainer: Trainer, batch: tuple[torch.Tensor, torch.Tensor]
+                        ) -> tuple[float, float]:
+        """FLOPs per image and the convolutions' share of them, counted once per model (neither depends on the batch size).
 
         Counted on an eager step: the counter sees the arithmetic the step asks
         for, in whatever dtype; compiled or graph-captured steps are counted on
@@ -330,7 +369,9 @@ class _Bench:
         if key not in self.flops:
             if config.compile or config.cuda_graphs:
                 trainer = self.trainer(config.model_copy(update={"compile": False, "cuda_graphs": False}))
-            self.flops[key] = counted_flops(lambda: trainer.train_step(*batch)) / batch[0].shape[0]
+            split = counted_flops_by_kind(lambda: trainer.train_step(*batch))
+            total = sum(split.values())
+            self.flops[key] = (total / batch[0].shape[0], split["conv"] / total if total else 0.0)
         return self.flops[key]
 
     def reference_loop(self, config: RunConfig) -> tuple[Callable[[int, float, int], Measurement], float]:
@@ -350,22 +391,33 @@ class _Bench:
     train_size: int | None = None
 
 
-def roofline_fraction(gflops: float, peak: float | None, basis: str, *, emulated: bool = False
-                      ) -> tuple[float | None, str]:
-    """A row's ``% matmul`` and what it was measured against, or ``None`` and why it is not shown.
+_ROOF_NAMES = {"matrix-product": "matmul", "convolution": "conv"}
+
+
+def roofline_fraction(gflops: float, peak: float | None, basis: str, *, emulated: bool = False,
+                      roof: str = "matrix-product") -> tuple[float | None, str]:
+    """A row's ``% matmul`` (or ``% conv roof``) and what it was measured against, or ``None`` and why it is not shown.
 
     Never above 100%: a row faster than the roof means the roof is not the
     hardware's (other work slowed the roof's timing, or the dtype is emulated,
     where the product kernel is not what limits the row); the reason is given instead.
+
+    Args:
+        gflops: The row's achieved GFLOP/s.
+        peak: The roof in the row's dtype, GFLOP/s (``None``: not measured).
+        basis: The row's dtype, ``"fp32"`` or ``"bf16"``.
+        emulated: The dtype is emulated on this device.
+        roof: ``"matrix-product"`` or ``"convolution"``.
     """
-    if peak is None or peak <= 0:
-        return None, f"not shown: no {basis} matrix-product roof was measured in this run"
+    if peak is None or not math.isfinite(peak) or peak <= 0:
+        return None, f"not shown: no {basis} {roof} roof was measured in this run"
     if emulated:
         return None, f"not shown: {basis} is emulated on this CPU, so its {peak:.0f} GFLOP/s roof is no hardware limit"
     if gflops > peak:
-        return None, (f"not shown: the row's {gflops:.0f} GFLOP/s exceeds the {basis} roof of {peak:.0f} GFLOP/s "
-                      f"measured in this run (the roof was timed while other work shared the machine)")
-    return 100 * gflops / peak, f"{basis} matmul {peak:.0f} GFLOP/s"
+        kind = " convolution" if roof == "convolution" else ""
+        return None, (f"not shown: the row's {gflops:.0f} GFLOP/s exceeds the {basis}{kind} roof of {peak:.0f} "
+                      f"GFLOP/s measured in this run (the roof was timed while other work shared the machine)")
+    return 100 * gflops / peak, f"{basis} {_ROOF_NAMES.get(roof, roof)} {peak:.0f} GFLOP/s"
 
 
 _ROW_ERRORS = (CganzooError, RuntimeError, FloatingPointError, MemoryError, ValueError)
@@ -403,13 +455,18 @@ def run_benchmarks(options: BenchOptions, registry: Registry | None = None) -> B
         bench.tmp.cleanup()
 
 
+def _matching(registry: Registry, patterns: str) -> list[str]:
+    """Registered models matching any of the comma-separated globs ``patterns``, sorted."""
+    return registry.names("model", patterns)  # the registry reads comma-separated globs
+
+
 def _run(bench: _Bench, o: BenchOptions, start: float) -> BenchResult:
     device = bench.device
     if o.threads is not None:
         if o.threads < 1:
             raise ConfigError(f"threads must be at least 1, got {o.threads}")
         torch.set_num_threads(o.threads)
-    models = bench.registry.names("model", o.filter)
+    models = _matching(bench.registry, o.filter)
     if not models:
         raise ConfigError(f"no model matches --filter {o.filter!r}; see `cganzoo list model`")
     bench.registry.get("model", o.reference_model)
@@ -424,6 +481,7 @@ def _run(bench: _Bench, o: BenchOptions, start: float) -> BenchResult:
         if batch < 1:
             raise ConfigError(f"batch sizes must be at least 1, got {batch}")
     focus = o.reference_model if o.reference_model in models else models[0]
+    in_variants = {focus, *(_matching(bench.registry, o.variant_models) if o.variant_models else ())}
 
     machine = describe_machine(device)
     o.log(f"bench: {machine['processor']}, {machine['torch_threads']} threads, device {device}; "
@@ -441,7 +499,7 @@ def _run(bench: _Bench, o: BenchOptions, start: float) -> BenchResult:
         specs.append(("reference", bench.config(o.reference_model, o.batch_size), "reference pipeline"))
     for model in models:
         for combo in bench.combos(model):
-            for variant in (variants if model == focus and not combo else ("fp32",)):
+            for variant in (variants if model in in_variants and not combo else ("fp32",)):
                 specs.append(("table", bench.config(model, o.batch_size, variant, combo), variant))
     for variant in sweep_variants:
         for batch in o.batch_sizes:
@@ -478,4 +536,4 @@ def _run(bench: _Bench, o: BenchOptions, start: float) -> BenchResult:
     options_record.update(variants=list(variants), sweep_variants=list(sweep_variants), focus_model=focus)
     return BenchResult(machine=machine, matmul=matmul, rows=rows, options=options_record,
                        seconds=time.perf_counter() - start, load_average_end=load_average(),
-                       train_size=bench.train_size, quality=quality)
+                       train_size=bench.train_size, quality=quality, conv=bench.conv)
