@@ -30,7 +30,7 @@ from cganzoo.interfaces import ConditionalGenerator, DatasetInfo
 from cganzoo.labels import check_labels, parse_label_items
 from cganzoo.latent import sample_latent
 from cganzoo.registry import Registry
-from cganzoo.training import Trainer, build_generator, default_run_dir
+from cganzoo.training import Trainer, build_generator, dataset_identity, default_run_dir
 
 
 def resolve_config(model: str | None = None, *, config_file: str | Path | None = None,
@@ -307,6 +307,38 @@ def load(run_dir: str | Path, *, device: str = "cpu", registry: Registry | None 
     return TrainedModel(generator=generator, config=config, info=info, step=step, weights=used)
 
 
+def check_evaluation_data(run_dir: str | Path, data: Any, log: Callable[[str], None] = print) -> None:
+    """Refuse to measure a run against data of other classes or shape than it was trained on.
+
+    Compares ``data`` with the ``dataset`` record of the run's ``config.json``
+    (what ``--resume`` compares too). Other classes (count or names) or another
+    image shape would give wrong per-class numbers or fail inside the
+    generator; data of the same classes and shape but other content (a
+    held-out folder, a changed copy) is allowed, with one warning line.
+
+    Raises:
+        ConfigError: ``num_classes``, ``class_names`` or ``shape`` differ; the
+            message names the field, both values and what to do.
+    """
+    try:
+        recorded = json.loads((Path(run_dir) / "config.json").read_text()).get("dataset")
+    except (OSError, ValueError, AttributeError):
+        return  # runs written before the record existed; load() has checked config.json itself
+    if not isinstance(recorded, dict):
+        return
+    now = dataset_identity(data)
+    for key in ("num_classes", "class_names", "shape"):
+        if key in recorded and recorded[key] != now[key]:
+            raise ConfigError(
+                f"run {str(run_dir)!r} was trained on data set {recorded.get('name')!r} with {key} {recorded[key]!r}, "
+                f"but the data to evaluate against has {now[key]!r}; evaluate with the run's own data (omit "
+                f"--data-dir) or with data of the same classes and image shape")
+    if recorded.get("sha256") not in (None, now["sha256"]):
+        log(f"warning: the {now['name']!r} data to evaluate against has the run's classes and shape but other "
+            f"content than it was trained on (SHA-256 of the training images and labels differs); the metrics "
+            f"compare its samples with this data")
+
+
 def evaluate_run(run_dir: str | Path, *, metrics: Sequence[str | dict[str, Any]] | None = None,
                  per_class: int = 1000, seed: int = 0, device: str = "cpu", data_dir: str | Path | None = None,
                  registry: Registry | None = None, log: Callable[[str], None] = print) -> Any:
@@ -327,6 +359,8 @@ def evaluate_run(run_dir: str | Path, *, metrics: Sequence[str | dict[str, Any]]
 
     Raises:
         CheckpointError: not a run directory, or no checkpoint.
+        ConfigError: the data has other classes or image shape than the run
+            was trained on (see :func:`check_evaluation_data`).
         EvaluationError: see :func:`cganzoo.evaluation.evaluate_samples`.
     """
     from cganzoo.evaluation import evaluate_generator
@@ -337,6 +371,7 @@ def evaluate_run(run_dir: str | Path, *, metrics: Sequence[str | dict[str, Any]]
     root = Path(data_dir) if data_dir is not None else config.data_dir
     data = create_dataset(config.dataset.name, config.dataset.params, data_dir=root, log=log, registry=registry,
                           img_size=config.img_size)
+    check_evaluation_data(run_dir, data, log)
     extra = {"run_dir": str(run_dir), "model": config.model, "checkpoint_step": model.step,
              "generator": model.weights}
     return evaluate_generator(model.generator, data, per_class=per_class, seed=seed,

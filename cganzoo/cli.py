@@ -41,7 +41,8 @@ _RUN_FIELDS: dict[str, tuple[type, str]] = {
     "r1_interval": (int, "apply R1 every N-th D update, scaled by N (lazy regularisation, StyleGAN2; default 1)"),
     "eval_samples_per_class": (int, "generated images per class for each evaluation (default 1000)"),
     "out": (Path, "run directory (default runs/<model>-<dataset>-<time>)"),
-    "data_dir": (Path, "directory with hand-placed data files; the data cache goes there too"),
+    "data_dir": (Path, "the image folder of --dataset imagefolder; for MNIST-like sets, hand-placed data files "
+                         "(their cache goes there too)"),
 }
 #: ``cganzoo run`` flags for distributed runs (defined in :mod:`cganzoo.launch`) that are RunConfig fields.
 _DIST_FIELDS = ("sync_batchnorm", "dist_timeout_s")
@@ -190,7 +191,8 @@ def build_parser() -> argparse.ArgumentParser:
     ev = sub.add_parser("eval", help="evaluate a trained run: every metric on 10,000 samples", description=(
         "Evaluate RUN_DIR's latest checkpoint: draw --per-class samples of every class (seeded, G in eval mode) "
         "and compute every registered metric (`cganzoo list metric`) against the data set's test split. The judge "
-        "classifier is trained once per data set (about a minute on 2 CPU cores) and cached next to the data."))
+        "classifier is shipped for MNIST and Fashion-MNIST; for other data it is trained once (seconds to a few "
+        "minutes on 2 CPU cores) and cached. --data-dir must hold data of the run's classes and image shape."))
     ev.add_argument("run_dir", type=Path, metavar="RUN_DIR")
     ev.add_argument("--json", action="store_true", help="print the full report (values, protocols, notes) as JSON")
     ev.add_argument("--metrics", metavar="NAMES", help="comma-separated metric names (default: all registered)")
