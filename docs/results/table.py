@@ -81,6 +81,14 @@ def main() -> None:
             for line in path.read_text().splitlines():
                 record = json.loads(line)
                 print(row(str(record["epoch"] + 1), record["eval"]))
+    long_run = HERE / "mlp-cgan-long.evals.jsonl"
+    if long_run.is_file():
+        print("\nmlp-cgan, one long CPU run, evaluated every 5 epochs (eval records of its metrics.jsonl):\n")
+        print("| epochs | Parzen log-likelihood | cond. accuracy | judge FD | intra-class judge FD | precision | recall |")
+        print("| --- | --- | --- | --- | --- | --- | --- |")
+        for line in long_run.read_text().splitlines():
+            record = json.loads(line)
+            print(row(str(record["epoch"] + 1), record["eval"]))
     if (HERE / "seeds").is_dir():
         print("\nSeeds (mean ± sample standard deviation over the seeds; docs/results/seeds/):\n")
         seed_table(HERE / "seeds")
