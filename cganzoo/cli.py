@@ -376,6 +376,8 @@ def _sample(args: argparse.Namespace) -> int:
 
     if args.n < 1:
         raise ConfigError(f"--n must be at least 1, got {args.n}")
+    if args.output.suffix.lower() != ".png":
+        raise ConfigError(f"-o {str(args.output)!r}: cganzoo sample writes PNG; name a .png file")
     check_output_file(args.output, "-o")  # before loading and sampling, not after
     model = load(args.run_dir, device=args.device)
     # Class indices and names, and free text where the conditioner takes it (word-vectors).

@@ -343,6 +343,7 @@ def test_config_files_found_to_escape_as_tracebacks(tmp_path, toy_plugin, text, 
     (["--labels", "3,7", "--n", "100000000"], "cganzoo: error: 2 label(s) x --n 100000000 is more than 10000 images "
                                               "for one grid"),
     (["--labels", "3", "--n", "0"], "cganzoo: error: --n must be at least 1, got 0"),
+    (["--labels", "3", "-o", "grid.jpg"], "cganzoo: error: -o 'grid.jpg': cganzoo sample writes PNG; name a .png file"),
 ])
 def test_bad_sample_requests_are_one_line(tmp_path, toy_plugin, capsys, argv, message):
     run_dir = tmp_path / "run"
