@@ -262,7 +262,23 @@ class Conditioner(nn.Module, ABC):
         return None
 
 
-class GeneratorNetwork(nn.Module, ABC):
+class WeightConstraint:
+    """What generator and discriminator networks share: an optional projection after each update."""
+
+    def constrain_(self) -> None:
+        """Project the weights back into their constraint set after an update (optional).
+
+        The training step calls it after every optimizer update of this
+        network (one per G update, one per D update), under ``torch.no_grad()``;
+        it must change parameters in place and draw no random numbers. The
+        default does nothing. Example: the max-norm constraint of pylearn2's
+        ``max_col_norm`` (Srebro & Shraibman 2005; Hinton et al. 2012), which
+        rescales every unit's incoming weight vector to an L2 norm of at most
+        a limit (``paper-mlp``, ``paper-maxout``).
+        """
+
+
+class GeneratorNetwork(WeightConstraint, nn.Module, ABC):
     """A generator body: ``(z, c) -> x``.
 
     Attributes:
@@ -317,20 +333,8 @@ class GeneratorNetwork(nn.Module, ABC):
                 ``[-1, 1]`` range the generator produces), on the CPU.
         """
 
-    def constrain_(self) -> None:
-        """Project the weights back into their constraint set after an update (optional).
 
-        The training step calls it after every optimizer update of this
-        network (one per G update, one per D update), under ``torch.no_grad()``;
-        it must change parameters in place and draw no random numbers. The
-        default does nothing. Example: the max-norm constraint of pylearn2's
-        ``max_col_norm`` (Srebro & Shraibman 2005; Hinton et al. 2012), which
-        rescales every unit's incoming weight vector to an L2 norm of at most
-        a limit (``paper-mlp``, ``paper-maxout``).
-        """
-
-
-class DiscriminatorNetwork(nn.Module, ABC):
+class DiscriminatorNetwork(WeightConstraint, nn.Module, ABC):
     """A discriminator body: ``(x, c) -> logits``.
 
     A network that can serve output conditioners (projection, AC-GAN) splits
@@ -374,18 +378,6 @@ class DiscriminatorNetwork(nn.Module, ABC):
     def output(self, features: torch.Tensor) -> torch.Tensor:
         """The last, unconditional layer: features ``(B, feature_dim)`` -> logits ``(B,)``."""
         raise NotImplementedError(f"{type(self).__name__} exposes no features")
-
-    def constrain_(self) -> None:
-        """Project the weights back into their constraint set after an update (optional).
-
-        The training step calls it after every optimizer update of this
-        network (one per G update, one per D update), under ``torch.no_grad()``;
-        it must change parameters in place and draw no random numbers. The
-        default does nothing. Example: the max-norm constraint of pylearn2's
-        ``max_col_norm`` (Srebro & Shraibman 2005; Hinton et al. 2012), which
-        rescales every unit's incoming weight vector to an L2 norm of at most
-        a limit (``paper-maxout``, ``paper-mlp``).
-        """
 
 
 #: The conditioning mechanisms: extra input, modulation of normalisation layers, D's output (features).

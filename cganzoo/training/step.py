@@ -42,7 +42,8 @@ def _constrain(module: torch.nn.Module) -> None:
     """Call ``module.constrain_()`` if it has one (G and D of the runner do; a bare test network may not)."""
     constrain = getattr(module, "constrain_", None)
     if constrain is not None:
-        constrain()
+        with torch.no_grad():  # as the interface promises: a projection, not part of any graph
+            constrain()
 
 
 class TrainStep:
