@@ -46,44 +46,38 @@ if ! "$PYTHON" -m cganzoo bench --filter 'mlp-cgan,cdcgan,sngan-projection,acgan
     echo "gpu_check: the bench table failed" >&2; status=1
 fi
 
-echo "gpu_check: 2/3 torchrun with NCCL on $ngpu GPU(s)" >&2
-start=$(date +%s.%N)
-if "$PYTHON" -m cganzoo run mlp-cgan --nproc "$ngpu" --device cuda --max-steps 937 --no-progress --seed 0 \
-        --out "$WORK/torchrun" "${data_args[@]}" > "$WORK/torchrun.log" 2>&1; then
-    wall=$("$PYTHON" -c "import time; print(time.time() - $start)")
-    "$PYTHON" - "$WORK/torchrun" "$wall" "$ngpu" >> "$summary" <<'PY'
-import json, statistics, sys
-run, wall, n = sys.argv[1], float(sys.argv[2]), sys.argv[3]
+# timed_run NAME TITLE ARGS...: `cganzoo run ARGS` into $WORK/NAME, timed; its figures (or its log's tail,
+# on failure) are appended to the summary under the heading TITLE.
+timed_run() {
+    local name=$1 title=$2 start
+    shift 2
+    start=$(date +%s.%N)
+    if "$PYTHON" -m cganzoo run "$@" --device cuda --no-progress --seed 0 --out "$WORK/$name" "${data_args[@]}" \
+            > "$WORK/$name.log" 2>&1; then
+        "$PYTHON" - "$WORK/$name" "$start" "$title" "cganzoo run $* --device cuda" >> "$summary" <<'PY'
+import json, statistics, sys, time
+run, start, title, command = sys.argv[1], float(sys.argv[2]), sys.argv[3], sys.argv[4]
+wall = time.time() - start
 rows = [json.loads(line) for line in open(f"{run}/metrics.jsonl") if '"d_loss"' in line]
 backend = json.load(open(f"{run}/config.json"))["distributed"]["backend"]
-opened = (f"process group backend {backend}" if backend else
-          "one rank, so no process group was opened (nothing to average; NCCL needs 2 or more GPUs here)")
-print(f"\n## torchrun, {n} process(es): {opened}\n\n`cganzoo run mlp-cgan --nproc {n} --device cuda --max-steps 937`: "
-      f"median {statistics.median(r['images_per_s'] for r in rows):,.0f} images/s over {len(rows)} log windows, "
-      f"{wall:.1f} s for the whole command (start-up, data, process group and checkpoints included); "
-      f"last losses D {rows[-1]['d_loss']:.3f}, G {rows[-1]['g_loss']:.3f}.")
+group = "" if "--nproc" not in command else (
+    f" Process group backend: {backend}." if backend else
+    " One rank, so no process group was opened (nothing to average; NCCL needs 2 or more GPUs).")
+print(f"\n## {title}\n\n`{command}`: median {statistics.median(r['images_per_s'] for r in rows):,.0f} images/s "
+      f"over {len(rows)} log windows, {rows[-1]['elapsed_s']:.1f} s of training, {wall:.1f} s for the whole command "
+      f"(start-up, data and checkpoints included); last losses D {rows[-1]['d_loss']:.3f}, "
+      f"G {rows[-1]['g_loss']:.3f}.{group}")
 PY
-else
-    echo "gpu_check: the torchrun run failed; its log:" >&2; tail -20 "$WORK/torchrun.log" >&2; status=1
-    printf '\n## torchrun, NCCL\n\nFAILED; last lines of its log:\n\n```\n%s\n```\n' "$(tail -20 "$WORK/torchrun.log")" >> "$summary"
-fi
+    else
+        echo "gpu_check: $title failed; its log:" >&2; tail -20 "$WORK/$name.log" >&2; status=1
+        printf '\n## %s\n\nFAILED; last lines of its log:\n\n```\n%s\n```\n' "$title" "$(tail -20 "$WORK/$name.log")" \
+            >> "$summary"
+    fi
+}
 
+echo "gpu_check: 2/3 torchrun on $ngpu GPU(s)" >&2
+timed_run torchrun "torchrun, $ngpu process(es)" mlp-cgan --nproc "$ngpu" --max-steps 937
 echo "gpu_check: 3/3 one MNIST epoch" >&2
-start=$(date +%s.%N)
-if "$PYTHON" -m cganzoo run mlp-cgan --epochs 1 --device cuda --no-progress --seed 0 \
-        --out "$WORK/epoch" "${data_args[@]}" > "$WORK/epoch.log" 2>&1; then
-    wall=$("$PYTHON" -c "import time; print(time.time() - $start)")
-    "$PYTHON" - "$WORK/epoch" "$wall" >> "$summary" <<'PY'
-import json, statistics, sys
-run, wall = sys.argv[1], float(sys.argv[2])
-rows = [json.loads(line) for line in open(f"{run}/metrics.jsonl") if '"d_loss"' in line]
-print(f"\n## One MNIST epoch\n\n`cganzoo run mlp-cgan --epochs 1 --device cuda` (937 steps at batch 64): "
-      f"{wall:.1f} s for the whole command, median {statistics.median(r['images_per_s'] for r in rows):,.0f} "
-      f"images/s in its log (training only), {rows[-1]['elapsed_s']:.1f} s of training.")
-PY
-else
-    echo "gpu_check: the epoch run failed; its log:" >&2; tail -20 "$WORK/epoch.log" >&2; status=1
-    printf '\n## One MNIST epoch\n\nFAILED; last lines of its log:\n\n```\n%s\n```\n' "$(tail -20 "$WORK/epoch.log")" >> "$summary"
-fi
+timed_run epoch "One MNIST epoch (937 steps at batch 64)" mlp-cgan --epochs 1
 echo "gpu_check: done (status $status); summary in $summary" >&2
 exit $status
