@@ -98,6 +98,13 @@ def _verbose_parent() -> argparse.ArgumentParser:
 VERBOSE_ENV = "CGANZOO_VERBOSE"
 
 
+def _check_png_output(path: Path, command: str) -> None:
+    """``-o`` of a command that writes PNG: a ``.png`` name in a writable place, checked before the work."""
+    if path.suffix.lower() != ".png":
+        raise ConfigError(f"-o {str(path)!r}: cganzoo {command} writes PNG; name a .png file")
+    check_output_file(path, "-o")
+
+
 def _data_dir(path: Path) -> Path:
     """``--data-dir``: an existing directory (data is looked for there and cached there), made absolute.
 
@@ -376,9 +383,7 @@ def _sample(args: argparse.Namespace) -> int:
 
     if args.n < 1:
         raise ConfigError(f"--n must be at least 1, got {args.n}")
-    if args.output.suffix.lower() != ".png":
-        raise ConfigError(f"-o {str(args.output)!r}: cganzoo sample writes PNG; name a .png file")
-    check_output_file(args.output, "-o")  # before loading and sampling, not after
+    _check_png_output(args.output, "sample")  # before loading and sampling, not after
     model = load(args.run_dir, device=args.device)
     # Class indices and names, and free text where the conditioner takes it (word-vectors).
     labels = model.parse_conditions(args.labels)
@@ -577,9 +582,7 @@ def _plot(args: argparse.Namespace) -> int:
     pyplot()  # a missing matplotlib is said before anything is read
     runs = read_runs(args.runs)
     output = args.output or (runs[0].path / "plot.png" if len(runs) == 1 else Path("plot.png"))
-    if output.suffix.lower() != ".png":
-        raise ConfigError(f"-o {str(output)!r}: cganzoo plot writes PNG; name a .png file")
-    check_output_file(output, "-o")
+    _check_png_output(output, "plot")
     drawn = plot_runs(runs, title=args.title)
     for note in drawn.notes:
         print(f"cganzoo: note: {note}", file=sys.stderr)
