@@ -30,7 +30,7 @@ from cganzoo.interfaces import ConditionalGenerator, DatasetInfo
 from cganzoo.labels import check_labels, parse_label_items
 from cganzoo.latent import sample_latent
 from cganzoo.registry import Registry
-from cganzoo.training import Trainer, build_generator, dataset_identity, default_run_dir
+from cganzoo.training import Trainer, build_generator, dataset_differences, dataset_identity, default_run_dir
 
 
 def resolve_config(model: str | None = None, *, config_file: str | Path | None = None,
@@ -324,16 +324,15 @@ def check_evaluation_data(run_dir: str | Path, data: Any, log: Callable[[str], N
         recorded = json.loads((Path(run_dir) / "config.json").read_text()).get("dataset")
     except (OSError, ValueError, AttributeError):
         return  # runs written before the record existed; load() has checked config.json itself
-    if not isinstance(recorded, dict):
-        return
     now = dataset_identity(data)
-    for key in ("num_classes", "class_names", "shape"):
-        if key in recorded and recorded[key] != now[key]:
-            raise ConfigError(
-                f"run {str(run_dir)!r} was trained on data set {recorded.get('name')!r} with {key} {recorded[key]!r}, "
-                f"but the data to evaluate against has {now[key]!r}; evaluate with the run's own data (omit "
-                f"--data-dir) or with data of the same classes and image shape")
-    if recorded.get("sha256") not in (None, now["sha256"]):
+    changed = dataset_differences(recorded, now, ("num_classes", "class_names", "shape"))
+    if changed:
+        key = changed[0]
+        raise ConfigError(
+            f"run {str(run_dir)!r} was trained on data set {recorded.get('name')!r} with {key} {recorded[key]!r}, "
+            f"but the data to evaluate against has {now[key]!r}; evaluate with the run's own data (omit "
+            f"--data-dir) or with data of the same classes and image shape")
+    if dataset_differences(recorded, now, ("sha256",)):
         log(f"warning: the {now['name']!r} data to evaluate against has the run's classes and shape but other "
             f"content than it was trained on (SHA-256 of the training images and labels differs); the metrics "
             f"compare its samples with this data")

@@ -12,7 +12,7 @@ import importlib.metadata as md
 import platform
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import torch
 
@@ -144,6 +144,17 @@ def dataset_identity(data: LabelledImages) -> dict[str, Any]:
     info = data.info
     return {"name": info.name, "num_classes": info.num_classes, "class_names": list(info.class_names),
             "shape": list(info.shape), "train_size": int(data.images.shape[0]), "sha256": digest.hexdigest()}
+
+
+def dataset_differences(saved: Any, now: dict[str, Any], keys: Sequence[str]) -> list[str]:
+    """The ``keys`` whose value in a recorded :func:`dataset_identity` ``saved`` differs from ``now``.
+
+    A key the record does not hold (runs written before it was recorded) or a
+    record that is not a mapping counts as no difference.
+    """
+    if not isinstance(saved, dict):
+        return []
+    return [k for k in keys if k in saved and saved[k] != now[k]]
 
 
 def package_versions() -> dict[str, str]:

@@ -21,6 +21,7 @@ import torch
 from cganzoo.checkpoint import load_latest_checkpoint, load_module_state, save_checkpoint
 from cganzoo.errors import CheckpointError, TrainingDivergedError
 from cganzoo.interfaces import Callback
+from cganzoo.training.build import dataset_differences
 from cganzoo.training.metrics_log import truncate_metrics
 
 #: Fields that define what is trained; resuming with any of them changed is an error.
@@ -146,14 +147,15 @@ def restore_latest(trainer: Any) -> None:
     saved, now = meta.get("identity", {}), identity(trainer.config)
     check_identity(saved, now, where)
     saved_data = meta.get("dataset", {})
-    for k in DATASET_IDENTITY:
-        if isinstance(saved_data, dict) and k in saved_data and saved_data[k] != trainer.data_identity[k]:
-            if k == "sha256":
-                raise CheckpointError(
-                    f"{where}: the data set {trainer.info.name!r} has the same size and classes as in the "
-                    f"checkpoint but other content (SHA-256 of its images and labels differs)")
-            raise CheckpointError(f"{where}: the data set's {k} was {saved_data[k]!r} in the checkpoint "
-                                  f"but is {trainer.data_identity[k]!r} now")
+    changed = dataset_differences(saved_data, trainer.data_identity, DATASET_IDENTITY)
+    if changed == ["sha256"]:
+        raise CheckpointError(
+            f"{where}: the data set {trainer.info.name!r} has the same size and classes as in the "
+            f"checkpoint but other content (SHA-256 of its images and labels differs)")
+    if changed:
+        k = changed[0]
+        raise CheckpointError(f"{where}: the data set's {k} was {saved_data[k]!r} in the checkpoint "
+                              f"but is {trainer.data_identity[k]!r} now")
     state = trainer.state
     load_module_state(state.generator, g_state, "generator")
     load_module_state(state.discriminator, d_state, "discriminator")
