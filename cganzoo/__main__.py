@@ -1,7 +1,14 @@
 """``python -m cganzoo``: the same as the ``cganzoo`` command (and what ``torchrun -m cganzoo`` runs)."""
 
+import os
 import sys
 
 from cganzoo.cli import main
+from cganzoo.distributed import group_broken
 
-sys.exit(main())
+code = main()
+if group_broken():  # a rank whose peers are gone: leave with its exit code, skip the group's C++ teardown
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+sys.exit(code)

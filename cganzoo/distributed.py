@@ -423,6 +423,23 @@ def is_collective_failure(exc: BaseException) -> bool:
     return isinstance(exc, RuntimeError) and any(mark in str(exc).lower() for mark in _COLLECTIVE_FAILURE_MARKS)
 
 
+#: Set when a collective of this process failed; read by ``python -m cganzoo`` on the way out.
+_GROUP_BROKEN = False
+
+
+def group_broken() -> bool:
+    """Whether a collective of this process failed, leaving its process group unusable.
+
+    Such a process must exit without the interpreter's teardown: destroying a
+    gloo or NCCL group whose peer died can end in ``std::terminate`` from a
+    worker thread ("terminate called without an active exception", SIGABRT),
+    which replaces exit code 75 and makes the launcher blame this rank for the
+    failure of another (seen on CI: rank 1 died with exit code 3, rank 0 was
+    reported as "failed first, killed by signal 6").
+    """
+    return _GROUP_BROKEN
+
+
 @contextlib.contextmanager
 def distributed_session(device: torch.device, timeout_s: float = 600.0) -> Iterator[DistContext]:
     """Join the torchrun process group for the duration of a run, then leave it.
@@ -443,7 +460,8 @@ def distributed_session(device: torch.device, timeout_s: float = 600.0) -> Itera
         raise
     except Exception as exc:
         if ctx.enabled and is_collective_failure(exc):
-            broken = True
+            global _GROUP_BROKEN
+            broken = _GROUP_BROKEN = True
             raise DistributedError(
                 f"rank {ctx.rank} of {ctx.world_size}: a collective failed: {_first_line(exc)}. Another rank "
                 f"died, stalled for more than {ctx.timeout_s:g} s (--dist-timeout), or the network broke; "
