@@ -47,9 +47,14 @@ def test_eval_at_end_appends_one_record_with_every_metric(tmp_path, registry, to
 
 def test_evaluating_during_training_does_not_change_the_trajectory(tmp_path, registry, toy_judge_dir):
     plain = cganzoo.train(config(tmp_path, "plain", toy_judge_dir), progress=False, log=quiet, registry=registry)
-    watched = cganzoo.train(config(tmp_path, "watched", toy_judge_dir, eval_interval=3), progress=False, log=quiet,
-                            registry=registry)
+    lines: list[str] = []
+    watched = cganzoo.train(config(tmp_path, "watched", toy_judge_dir, eval_interval=3), progress=False,
+                            log=lines.append, registry=registry)
     assert [r["step"] for r in read(watched) if "eval" in r] == [3, 6, 8]
+    # The Inception metrics are skipped at each of the three evaluations; the reason is spelled out once.
+    skips = [line for line in lines if line.startswith("cganzoo: skipped inception-fid, inception-kid, inception-score")]
+    assert len(skips) == 3 and "Inception weights not found" in skips[0], skips
+    assert all(line.endswith("(the reason is in the first evaluation's log)") for line in skips[1:]), skips
     losses = lambda records: [(r["step"], r["d_loss"], r["g_loss"]) for r in records if "eval" not in r]
     assert losses(read(plain)) == losses(read(watched))
     a, b = cganzoo.load(plain, registry=registry), cganzoo.load(watched, registry=registry)

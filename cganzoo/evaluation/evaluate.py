@@ -217,7 +217,8 @@ def evaluate_samples(samples: torch.Tensor, labels: torch.Tensor, data: Labelled
                      judge_recipe: JudgeRecipe | None = None, device: torch.device | str = "cpu",
                      registry: Registry | None = None, log: Callable[[str], None] = print,
                      extra_protocol: dict[str, Any] | None = None, step: int | None = None,
-                     use_shipped_judge: bool = True) -> EvaluationReport:
+                     use_shipped_judge: bool = True,
+                     logged_skip_reasons: set[str] | None = None) -> EvaluationReport:
     """Compute metrics of a given image set (generated, or a control such as real or noise images).
 
     Args:
@@ -240,6 +241,9 @@ def evaluate_samples(samples: torch.Tensor, labels: torch.Tensor, data: Labelled
         step: Training step, recorded in the report.
         use_shipped_judge: ``False`` trains (or loads from the cache) a local
             judge even where a shipped one matches.
+        logged_skip_reasons: Skip reasons already logged in full by the caller
+            (a run that evaluates every few epochs); such a reason is logged
+            again only as a short line, and new ones are added to the set.
 
     Raises:
         EvaluationError: out-of-range images, no test split, an unusable metric.
@@ -287,7 +291,7 @@ def evaluate_samples(samples: torch.Tensor, labels: torch.Tensor, data: Labelled
     protocol = context.protocol(judge=context._judge is not None)
     if skipped:
         protocol["skipped_metrics"] = skipped
-        _log_skipped(skipped, log)
+        _log_skipped(skipped, log, logged_skip_reasons if logged_skip_reasons is not None else set())
     if context._judge is not None and not context._judge.reliable:
         results, protocol["unreliable_metrics"] = _mark_unreliable(results, context._judge, context.info.name)
     if "seconds" in loaded:
@@ -295,13 +299,17 @@ def evaluate_samples(samples: torch.Tensor, labels: torch.Tensor, data: Labelled
     return EvaluationReport(results, protocol, wall, seconds, step)
 
 
-def _log_skipped(skipped: dict[str, str], log: Callable[[str], None]) -> None:
-    """One line per distinct reason, naming the metrics it skipped."""
+def _log_skipped(skipped: dict[str, str], log: Callable[[str], None], logged: set[str]) -> None:
+    """One line per distinct reason, naming the metrics it skipped; a reason in ``logged`` only by reference."""
     by_reason: dict[str, list[str]] = {}
     for name, reason in skipped.items():
         by_reason.setdefault(reason, []).append(name)
     for reason, names in by_reason.items():
-        log(f"cganzoo: skipped {', '.join(names)}: {reason}")
+        if reason in logged:
+            log(f"cganzoo: skipped {', '.join(names)} (the reason is in the first evaluation's log)")
+        else:
+            logged.add(reason)
+            log(f"cganzoo: skipped {', '.join(names)}: {reason}")
 
 
 def _mark_unreliable(results: dict[str, MetricResult], judge: Judge, dataset: str

@@ -19,6 +19,11 @@ class PeriodicEvaluation(Callback):
 
     state_key = "evaluation"
 
+    def __init__(self) -> None:
+        super().__init__()
+        #: A metric skipped at every evaluation (no Inception weights) is explained once per run.
+        self.logged_skip_reasons: set[str] = set()
+
     def on_step_end(self, trainer: Any, end: Any) -> None:
         cfg = trainer.config
         if (cfg.eval_interval and end.step % cfg.eval_interval == 0) or (
@@ -27,8 +32,7 @@ class PeriodicEvaluation(Callback):
                 self.evaluate(trainer)
             trainer.dist.barrier()
 
-    @staticmethod
-    def evaluate(trainer: Any) -> dict[str, Any]:
+    def evaluate(self, trainer: Any) -> dict[str, Any]:
         """Evaluate now; returns the record ``{"epoch", "step", "eval": report}``."""
         from cganzoo.evaluation import evaluate_generator
 
@@ -39,7 +43,8 @@ class PeriodicEvaluation(Callback):
                                         per_class=cfg.eval_samples_per_class,
                                         latent_distribution=cfg.latent_distribution, cache_root=cfg.data_dir,
                                         device=device, registry=trainer.registry, log=trainer.log,
-                                        step=trainer.state.step, extra_protocol=trainer.sampling_protocol())
+                                        step=trainer.state.step, extra_protocol=trainer.sampling_protocol(),
+                                        logged_skip_reasons=self.logged_skip_reasons)
         step = trainer.state.step
         record = {"epoch": max(0, step - 1) // len(trainer.batches), "step": step, "eval": report.to_json()}
         trainer.log(report.format_summary())

@@ -37,7 +37,9 @@ def main() -> None:
     parser.add_argument("--data-dir", type=Path, default=None)
     parser.add_argument("--train-size", type=int, default=60000, help="training images (MNIST: 60,000)")
     parser.add_argument("--jobs", type=int, default=1)
-    parser.add_argument("--extra", default="", help="more `cganzoo run` flags, e.g. '--cuda-graphs'")
+    parser.add_argument("--extra", default="", help="more `cganzoo run` flags, e.g. '--amp bf16'")
+    parser.add_argument("--suffix", default="", help="appended to each model's name in the run folders, e.g. "
+                        "'-bf16' for <model>-bf16-seed<N> (table.py reads it as part of the model's name)")
     args = parser.parse_args()
     models = cganzoo.list_models(args.models)
     seeds = [int(s) for s in args.seeds.split(",")]
@@ -49,10 +51,10 @@ def main() -> None:
             command = [sys.executable, "-m", "cganzoo", "run", model, "--epochs", str(args.epochs),
                        "--seed", str(seed), "--device", args.device, "--no-progress",
                        "--eval-interval", str(steps_per_epoch * args.eval_every),
-                       "--out", str(args.out / f"{model}-seed{seed}"), *args.extra.split()]
+                       "--out", str(args.out / f"{model}{args.suffix}-seed{seed}"), *args.extra.split()]
             if args.data_dir is not None:
                 command += ["--data-dir", str(args.data_dir)]
-            commands.append((f"{model}-seed{seed}", command))
+            commands.append((f"{model}{args.suffix}-seed{seed}", command))
     args.out.mkdir(parents=True, exist_ok=True)
     running: list[tuple[str, subprocess.Popen, float]] = []
     failed = 0
