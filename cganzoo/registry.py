@@ -174,7 +174,10 @@ def format_validation_error(exc: ValidationError) -> str:
         loc = ".".join(str(p) if str(p).isprintable() else ascii(str(p)) for p in err["loc"]) or "(root)"
         got = err.get("input")
         shown = "" if isinstance(got, dict) else f" (got {got!r})"
-        parts.append(f"{loc}: {err['msg']}{shown}")
+        message = err["msg"]
+        if err["type"] == "value_error":  # our validators' own sentence, without pydantic's "Value error, "
+            message = message.removeprefix("Value error, ")
+        parts.append(f"{loc}: {message}{shown}")
     return "; ".join(parts)
 
 
