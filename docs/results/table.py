@@ -81,17 +81,20 @@ def main() -> None:
             for line in path.read_text().splitlines():
                 record = json.loads(line)
                 print(row(str(record["epoch"] + 1), record["eval"]))
-    long_run = HERE / "mlp-cgan-long.evals.jsonl"
-    if long_run.is_file():
-        print("\nmlp-cgan, one long CPU run, evaluated every 5 epochs (eval records of its metrics.jsonl):\n")
-        print("| epochs | Parzen log-likelihood | cond. accuracy | judge FD | intra-class judge FD | precision | recall |")
-        print("| --- | --- | --- | --- | --- | --- | --- |")
-        for line in long_run.read_text().splitlines():
-            record = json.loads(line)
-            print(row(str(record["epoch"] + 1), record["eval"]))
-    if (HERE / "seeds").is_dir():
-        print("\nSeeds (mean ± sample standard deviation over the seeds; docs/results/seeds/):\n")
-        seed_table(HERE / "seeds")
+    for model in ("mlp-cgan", "mlp-cgan-bce"):
+        long_run = HERE / f"{model}-long.evals.jsonl"
+        if long_run.is_file():
+            print(f"\n{model}, one long CPU run, evaluated every 5 epochs (eval records of its metrics.jsonl):\n")
+            print("| epochs | Parzen log-likelihood | cond. accuracy | judge FD | intra-class judge FD | precision "
+                  "| recall |")
+            print("| --- | --- | --- | --- | --- | --- | --- |")
+            for line in long_run.read_text().splitlines():
+                record = json.loads(line)
+                print(row(str(record["epoch"] + 1), record["eval"]))
+    for directory, what in (("seeds-cpu", "2-core CPU, one thread per run"), ("seeds", "one NVIDIA H200")):
+        if (HERE / directory).is_dir():
+            print(f"\nSeeds, {what} (mean ± sample standard deviation over the seeds; docs/results/{directory}/):\n")
+            seed_table(HERE / directory)
     for name, file in ROWS:
         path = HERE / file
         if path.is_file():
