@@ -24,16 +24,36 @@ proportions much less.
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
+import sys
 from collections import defaultdict
+from typing import Iterator
 
-import torch
-from torch.profiler import ProfilerActivity, profile
+os.environ.setdefault("KINETO_LOG_LEVEL", "5")  # the profiler's own log lines (before torch loads it)
 
-import cganzoo
-from cganzoo.training.trainer import Trainer
+import torch  # noqa: E402
+from torch.profiler import ProfilerActivity, profile  # noqa: E402
+
+import cganzoo  # noqa: E402
+from cganzoo.training.trainer import Trainer  # noqa: E402
 
 MATRIX_PRODUCTS = ("aten::mm", "aten::addmm", "aten::bmm", "aten::mkldnn_convolution",
                    "aten::convolution_backward", "aten::_convolution")
+
+
+@contextlib.contextmanager
+def quiet_native_stderr() -> Iterator[None]:
+    """Hide what native code writes to stderr (the profiler's start/stop trace lines) inside the block."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with open(os.devnull, "w") as devnull:
+        os.dup2(devnull.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
 
 
 def main() -> None:
@@ -56,7 +76,7 @@ def main() -> None:
     batches = iter(trainer.batches.epoch(0))
     for _ in range(args.warmup):
         trainer.train_step(*next(batches))
-    with profile(activities=[ProfilerActivity.CPU]) as prof:
+    with quiet_native_stderr(), profile(activities=[ProfilerActivity.CPU]) as prof:
         for _ in range(args.steps):
             trainer.train_step(*next(batches))
     self_ms: dict[str, float] = defaultdict(float)
@@ -77,7 +97,7 @@ def main() -> None:
     for name, ms in (("matrix products", products), ("optimizer (step + zero_grad)", optimizer_ms),
                      ("everything else", other), ("all operators", total)):
         print(f"| {name} | {ms:.2f} | {100 * ms / total:.0f}% |")
-    print(f"\n| operator (self time) | ms per step | share | calls per step |")
+    print("\n| operator (self time) | ms per step | share | calls per step |")
     print("| --- | ---: | ---: | ---: |")
     for name, ms in sorted(self_ms.items(), key=lambda item: -item[1])[:args.top]:
         print(f"| `{name}` | {ms:.2f} | {100 * ms / total:.1f}% | {calls[name] / args.steps:g} |")

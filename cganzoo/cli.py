@@ -265,6 +265,9 @@ def _run(args: argparse.Namespace) -> int:
     if args.resume:
         if args.model or args.config:
             raise ConfigError("--resume continues a run with its own config; give no MODEL or --config with it")
+        if args.out is not None and Path(args.out).absolute() != Path(args.resume).absolute():
+            raise ConfigError(f"--resume continues {str(args.resume)!r} in that directory; --out {str(args.out)!r} "
+                              f"names another: drop --out (to branch a run, copy its directory and resume the copy)")
         saved, _ = read_run_config(args.resume)
         config = validate_config(merge_config(saved.to_json_dict(), overrides))
         if args.nproc is not None:
@@ -512,7 +515,8 @@ def _bench(args: argparse.Namespace) -> int:
         check_output_dir(args.out, "--out")  # before minutes of timing, not after
     options = BenchOptions(
         filter=args.filter, device=args.device, conditioners=args.conditioners, losses=args.losses,
-        dataset=args.dataset, data_dir=args.data_dir, batch_size=args.batch_size,
+        dataset=args.dataset, data_dir=_data_dir(args.data_dir) if args.data_dir is not None else None,
+        batch_size=args.batch_size,
         variants=_csv_list(args.variants, "--variants"), variant_models=args.variant_models,
         sweep_variants=_csv_list(args.sweep_variants, "--sweep-variants"),
         batch_sizes=_csv_list(args.batch_sizes, "--batch-sizes", int) or (), reference=not args.no_reference,
@@ -552,7 +556,8 @@ def _eval(args: argparse.Namespace) -> int:
         print(line, file=sys.stderr)
 
     report = evaluate_run(args.run_dir, metrics=metrics, per_class=args.per_class, seed=args.seed,
-                          device=args.device, data_dir=args.data_dir, log=log)
+                          device=args.device, data_dir=_data_dir(args.data_dir) if args.data_dir is not None else None,
+                          log=log)
     text = dumps_json(report.to_json(), indent=2)
     # What was computed is printed first: a file that cannot be written at the end loses nothing.
     if args.json:

@@ -78,6 +78,15 @@ class CheckpointError(CganzooError):
     """A checkpoint or run directory is missing, corrupt, truncated or foreign."""
 
 
+class ResumeMismatchError(CheckpointError):
+    """A resume asks for settings that differ from the run's (a flag changed its model, data, seed...).
+
+    Bad input, so exit code 2, like :class:`ConfigError`.
+    """
+
+    exit_code = 2
+
+
 class PluginError(CganzooError):
     """A plugin failed to load or its hook raised."""
 

@@ -130,7 +130,7 @@ def read_run(path: str | Path, name: str | None = None) -> RunHistory:
         elif "d_loss" in entry:
             logs.append(entry)
     if not logs and not evals:
-        raise RunDirectoryError(f"run {shown!r} has no metrics yet: {'metrics.jsonl holds no complete record' if lines else 'no metrics.jsonl'}"
+        raise RunDirectoryError(f"run {shown!r} has no metrics yet: {'metrics.jsonl holds no complete record' if metrics.is_file() else 'no metrics.jsonl'}"
                                 f" (a run logs every --log-interval steps, 50 by default); try again once it has "
                                 f"trained a few steps")
     grids = sorted((int(m.group(1)), p) for p in (path / "samples").glob("step_*.png")

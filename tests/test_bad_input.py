@@ -381,6 +381,11 @@ def trained_toy_run(tmp_path, toy_plugin, capsys):
      "cganzoo: error: '{run}' is already at step 2, and its budget"),
     (["run", "toy-gan", "--device", "cpu", "--out", "{run}/config.json"],
      "cganzoo: error: run directory '{run}/config.json' is a file, not a directory"),
+    (["run", "--resume", "{run}", "--out", "{tmp}/missing", "--max-steps", "4"],
+     "cganzoo: error: --resume continues '{run}' in that directory; --out '{tmp}/missing' names another"),
+    (["run", "--resume", "{run}", "--latent-dim", "7"],
+     "cganzoo: error: cannot resume '{run}': latent_dim was 100 in the checkpoint but is 7 now"),
+    (["eval", "{run}", "--data-dir", "{tmp}/missing"], "cganzoo: error: --data-dir '{tmp}/missing' does not exist"),
 ])
 def test_mistakes_a_new_user_made_are_one_line_with_exit_2(trained_toy_run, tmp_path, capsys, argv, message):
     fill = {"run": str(trained_toy_run), "tmp": str(tmp_path)}

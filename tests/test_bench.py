@@ -141,6 +141,12 @@ def test_cganzoo_bench_command(toy_plugin, tmp_path, capsys, toy_judge_dir, nati
     (["--batch-sizes", "64,x"], "cganzoo: error: --batch-sizes takes a comma-separated list of int values, got '64,x'"),
     (["--repeats", "0"], "cganzoo: error: repeats must be at least 1, quality_steps and quality_eval_per_class at "
                          "least 0; got 0, 0, 1000"),
+    # A variant named on the command line that this device cannot run is refused before any timing.
+    (["--variants", "fp32,cuda-graphs"], "cganzoo: error: variant 'cuda-graphs': cuda_graphs needs a CUDA device, "
+                                         "but the device is 'cpu'"),
+    (["--variants", "fp32+bf16"], "cganzoo: error: variant 'fp32+bf16' sets amp twice ('fp32' and 'bf16')"),
+    (["--data-dir", "/nonexistent-cganzoo-data"], "cganzoo: error: --data-dir '/nonexistent-cganzoo-data' does not "
+                                                  "exist"),
 ])
 def test_cganzoo_bench_bad_input_is_one_line(argv, message, capsys):
     assert main(["bench", "--device", "cpu", "--no-write", *argv]) == 2

@@ -63,7 +63,7 @@ def test_resume_from_the_cli(toy_plugin, tmp_path, capsys):
     assert main(["run", "toy-gan", "--max-steps", "3", "--out", str(out), *args]) == 0
     assert main(["run", "--resume", str(out), "--max-steps", "5", *args]) == 0
     assert (out / "checkpoints" / "latest").read_text().strip() == "step_000000005"
-    assert main(["run", "--resume", str(out), "--latent-dim", "3", "--no-progress"]) == 1
+    assert main(["run", "--resume", str(out), "--latent-dim", "3", "--no-progress"]) == 2  # bad input
     assert "latent_dim was 100 in the checkpoint but is 3 now" in capsys.readouterr().err
 
 

@@ -146,9 +146,10 @@ def test_bad_run_directories_are_one_line_each(command, runs, tmp_path, capsys):
         assert main([command, str(evaluated), "-o", str(tmp_path / "plot.pdf")]) == 2
         assert capsys.readouterr().err.strip() == (f"cganzoo: error: -o {str(tmp_path / 'plot.pdf')!r}: cganzoo plot "
                                                    f"writes PNG; name a .png file")
-    (fresh / "metrics.jsonl").write_text('{"epoch": 0, "step": 2, "d_lo')  # a line cut short by a crash
-    assert main([command, str(fresh)]) == 2
-    assert "has no metrics yet: metrics.jsonl holds no complete record" in capsys.readouterr().err
+    for text in ('{"epoch": 0, "step": 2, "d_lo', ""):  # a line cut short by a crash; a run that logged nothing yet
+        (fresh / "metrics.jsonl").write_text(text)
+        assert main([command, str(fresh)]) == 2
+        assert "has no metrics yet: metrics.jsonl holds no complete record" in capsys.readouterr().err
 
 
 def test_plot_without_matplotlib_says_what_to_install(runs, monkeypatch, capsys):

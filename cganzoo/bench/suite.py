@@ -78,13 +78,20 @@ def parse_variant(name: str) -> dict[str, Any]:
     """``"bf16+compile"`` -> ``{"amp": "bf16", "compile": True}``.
 
     Raises:
-        ConfigError: an unknown token (the message lists the accepted ones).
+        ConfigError: an unknown token (the message lists the accepted ones), or two
+            tokens that set one setting (``fp32+bf16``, ``bf16+bf16``).
     """
     overrides: dict[str, Any] = {}
+    seen: dict[str, str] = {}
     for token in name.split("+"):
         if token not in VARIANT_TOKENS:
             raise ConfigError(f"unknown variant token {token!r} in {name!r}; combine with '+' any of: "
                               f"{', '.join(VARIANT_TOKENS)}")
+        for key in VARIANT_TOKENS[token]:
+            if key in seen:
+                raise ConfigError(f"variant {name!r} sets {key} twice ({seen[key]!r} and {token!r}); "
+                                  f"name each setting once, e.g. 'bf16+fused-adam'")
+            seen[key] = token
         overrides.update(VARIANT_TOKENS[token])
     return overrides
 
@@ -474,6 +481,13 @@ def _run(bench: _Bench, o: BenchOptions, start: float) -> BenchResult:
     sweep_variants = o.sweep_variants or DEFAULT_SWEEP_VARIANTS.get(device.type, ("fp32",))
     for name in (*variants, *sweep_variants, *o.quality_variants):
         parse_variant(name)
+    # A variant the user named that this device cannot run (CUDA graphs on a CPU, bf16 where it is emulated)
+    # is refused now; the default variants instead get a row saying why, so one table fits every machine.
+    for name in (*(o.variants or ()), *(o.sweep_variants or ()), *(o.quality_variants if o.quality_steps else ())):
+        try:
+            fastpath.check_fast_path(bench.config(o.reference_model, o.batch_size, name), device)
+        except ConfigError as exc:
+            raise ConfigError(f"variant {name!r}: {exc}") from None
     if o.repeats < 1 or o.quality_steps < 0 or o.quality_eval_per_class < 0:
         raise ConfigError(f"repeats must be at least 1, quality_steps and quality_eval_per_class at least 0; got "
                           f"{o.repeats}, {o.quality_steps}, {o.quality_eval_per_class}")

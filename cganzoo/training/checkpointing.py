@@ -19,7 +19,7 @@ from typing import Any
 import torch
 
 from cganzoo.checkpoint import load_latest_checkpoint, load_module_state, save_checkpoint
-from cganzoo.errors import CheckpointError, TrainingDivergedError
+from cganzoo.errors import CheckpointError, ResumeMismatchError, TrainingDivergedError
 from cganzoo.interfaces import Callback
 from cganzoo.training.build import dataset_differences
 from cganzoo.training.metrics_log import truncate_metrics
@@ -48,7 +48,7 @@ class Checkpointing(Callback):
 
 
 def check_identity(saved: Any, now: dict[str, Any], where: str) -> None:
-    """Raise :class:`CheckpointError` naming the first field that defines what is trained and changed.
+    """Raise :class:`ResumeMismatchError` naming the first field that defines what is trained and changed.
 
     Component specs and player settings are shown as they would be written in a
     config file; a setting that was not given is ``not set``.
@@ -58,7 +58,7 @@ def check_identity(saved: Any, now: dict[str, Any], where: str) -> None:
     diff = [k for k in IDENTITY_FIELDS if k in saved and saved[k] != now[k]]
     if diff:
         k = diff[0]
-        raise CheckpointError(f"{where}: {k} was {_shown(saved[k])} in the checkpoint but is {_shown(now[k])} now; "
+        raise ResumeMismatchError(f"{where}: {k} was {_shown(saved[k])} in the checkpoint but is {_shown(now[k])} now; "
                               f"resume with the run's own {k} (leave the flag out), or start a new run")
 
 

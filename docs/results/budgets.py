@@ -3,7 +3,10 @@
 Each (model, seed) is one ``cganzoo run`` (the project's own command), with
 ``--eval-interval`` set to the model's steps per epoch, so a run's
 ``metrics.jsonl`` holds every metric after epochs 1, 2, ... Runs go to
-``<out>/<model>-seed<N>``; ``python docs/results/table.py`` reads them. Usage::
+``<out>/<model>-seed<N>``. ``docs/results/table.py`` prints the tables of
+docs/results.md from copies of the runs' eval records in ``docs/results/seeds*/``
+(``grep '"eval"' <out>/<run>/metrics.jsonl > docs/results/seeds-cpu/<run>.evals.jsonl``;
+docs/results.md gives the exact commands). Usage::
 
     python docs/results/budgets.py --out runs/budgets --models 'mlp-cgan*,paper-cgan*' \\
         --seeds 0,1,2 --epochs 5 --jobs 6 --device cuda
@@ -28,15 +31,17 @@ import cganzoo
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, required=True)
-    parser.add_argument("--models", default="mlp-cgan*,paper-cgan*", help="comma-separated globs")
-    parser.add_argument("--seeds", default="0,1,2")
-    parser.add_argument("--epochs", type=int, default=5)
+    parser.add_argument("--out", type=Path, required=True, help="directory of the runs, one per model and seed")
+    parser.add_argument("--models", default="mlp-cgan*,paper-cgan*", help="comma-separated globs of model names")
+    parser.add_argument("--seeds", default="0,1,2", help="comma-separated training seeds (default 0,1,2)")
+    parser.add_argument("--epochs", type=int, default=5, help="epochs per run (default 5)")
     parser.add_argument("--eval-every", type=int, default=1, help="evaluate every this many epochs")
-    parser.add_argument("--device", default="auto")
-    parser.add_argument("--data-dir", type=Path, default=None)
-    parser.add_argument("--train-size", type=int, default=60000, help="training images (MNIST: 60,000)")
-    parser.add_argument("--jobs", type=int, default=1)
+    parser.add_argument("--device", default="auto", help="cpu, cuda, cuda:N or auto")
+    parser.add_argument("--data-dir", type=Path, default=None, help="passed to cganzoo run")
+    parser.add_argument("--train-size", type=int, default=60000,
+                        help="the data set's number of training images, used only to turn epochs into the "
+                             "--eval-interval in steps (MNIST and Fashion-MNIST: 60,000); it does not subsample")
+    parser.add_argument("--jobs", type=int, default=1, help="trainings run at once (default 1)")
     parser.add_argument("--extra", default="", help="more `cganzoo run` flags, e.g. '--amp bf16'")
     parser.add_argument("--suffix", default="", help="appended to each model's name in the run folders, e.g. "
                         "'-bf16' for <model>-bf16-seed<N> (table.py reads it as part of the model's name)")
@@ -62,7 +67,7 @@ def main() -> None:
         while commands and len(running) < args.jobs:
             name, command = commands.pop(0)
             log = open(args.out / f"{name}.log", "w")  # noqa: SIM115 - closed with the process
-            print(" ".join(command[1:]), flush=True)
+            print("python " + " ".join(command[1:]), flush=True)
             running.append((name, subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT), time.time()))
         time.sleep(1)
         for entry in list(running):
