@@ -224,6 +224,11 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
     except (json.JSONDecodeError, yaml.YAMLError, RecursionError) as exc:
         kind = "JSON" if path.suffix.lower() == ".json" else "YAML"
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)  # YAML: where it broke
+        if mark is not None:
+            first = f"{getattr(exc, 'problem', None) or first} (line {mark.line + 1}, column {mark.column + 1})"
+        elif isinstance(exc, json.JSONDecodeError):
+            first = f"{exc.msg} (line {exc.lineno}, column {exc.colno})"
         raise ConfigError(f"config file {str(path)!r} is not valid {kind}: {first}") from None
     if data is None or data == {}:
         # Almost always a mistake (a file not yet written, a wrong path to an empty

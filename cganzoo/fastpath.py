@@ -79,8 +79,8 @@ def bf16_support(device: torch.device) -> tuple[bool, str]:
     except (AttributeError, RuntimeError):
         native = False
     capability = torch.backends.cpu.get_cpu_capability()
-    return native, (f"this CPU runs bf16 matrix products natively (oneDNN; kernels {capability})" if native else
-                    f"this CPU has no native bf16 (no AVX-512 BF16 or AMX; kernels {capability}): bf16 is emulated")
+    return native, (f"this CPU runs bf16 matrix products natively: oneDNN, kernels {capability}" if native else
+                    f"this CPU has no native bf16, no AVX-512 BF16 or AMX (kernels {capability}): bf16 is emulated")
 
 
 def resolved_amp(config: RunConfig, device: torch.device) -> str:

@@ -61,8 +61,9 @@ def test_json_config_and_unknown_model(tmp_path):
 
 
 @pytest.mark.parametrize("text, suffix, message", [
-    ("epochs: [1, 2", ".yaml", "is not valid YAML"),
-    ("{\"epochs\": ", ".json", "is not valid JSON"),
+    ("epochs: [1, 2", ".yaml", r"is not valid YAML: expected ',' or '\]', but got '<stream end>' \(line 1, column 14\)"),
+    ("model: m\nepochs: 3\n  batch_size: 4\n", ".yaml", r"not valid YAML: mapping values .* \(line 3, column 13\)"),
+    ("{\"epochs\": ", ".json", r"is not valid JSON: Expecting value \(line 1, column 12\)"),
     ("- 1\n- 2\n", ".yaml", "must hold a mapping of RunConfig fields, got list"),
 ])
 def test_malformed_files_give_one_line(tmp_path, text, suffix, message):

@@ -96,7 +96,7 @@ def markdown(result: BenchResult, *, title: str | None = None, preamble: str = "
         lines += [preamble.strip(), ""]
     lines += [
         "## Machine", "",
-        f"- processor: {m['processor']}, {m['logical_cpus']} logical CPUs, torch uses {m['torch_threads']} threads; "
+        f"- processor: {m['processor']}, {m['logical_cpus']} logical CPUs, torch uses {m['torch_threads']} thread{'' if m['torch_threads'] == 1 else 's'}; "
         f"flags {', '.join(m['cpu_flags']) or 'none of interest'}; PyTorch CPU kernels: {m['cpu_capability']}",
         f"- memory: {m['memory_gib']} GiB",
         f"- bf16: {'native' if m.get('bf16', {}).get('native') else 'emulated'} ({m.get('bf16', {}).get('detail', 'not recorded')})",

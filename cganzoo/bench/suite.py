@@ -498,7 +498,7 @@ def _run(bench: _Bench, o: BenchOptions, start: float) -> BenchResult:
     in_variants = {focus, *(_matching(bench.registry, o.variant_models) if o.variant_models else ())}
 
     machine = describe_machine(device)
-    o.log(f"bench: {machine['processor']}, {machine['torch_threads']} threads, device {device}; "
+    o.log(f"bench: {machine['processor']}, {machine['torch_threads']} thread{'' if machine['torch_threads'] == 1 else 's'}, device {device}; "
           f"load average {machine['load_average_start']}")
     dtypes = ("fp32", "bf16")
     matmul = measure_roofline(device, dtypes, o.matmul_seconds)
