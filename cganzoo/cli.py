@@ -307,6 +307,7 @@ def _launch(args: argparse.Namespace, config: Any) -> int:
     from cganzoo.fastpath import check_fast_path
     from cganzoo.device import resolve_device
     from cganzoo.training import default_run_dir, validate_components
+    from cganzoo.training.checkpointing import check_resumable
 
     # What every rank would refuse, refused once here before any process starts.
     launch.check_launch_args(args, config.batch_size)
@@ -314,6 +315,8 @@ def _launch(args: argparse.Namespace, config: Any) -> int:
     device = resolve_device(config.device)
     check_fast_path(config, device)
     check_multi_rank_config(config, device)
+    if args.resume:
+        check_resumable(args.resume, config)
     replace = {}
     if not args.resume and config.out is None:
         replace["out"] = default_run_dir(config)  # one name for every rank, decided once

@@ -227,6 +227,10 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)  # YAML: where it broke
         if mark is not None:
             first = f"{getattr(exc, 'problem', None) or first} (line {mark.line + 1}, column {mark.column + 1})"
+            context, start = getattr(exc, "context", None), getattr(exc, "context_mark", None)
+            if context and start is not None and start is not mark and start.line != mark.line:
+                # An unclosed bracket is noticed lines later; say where it opened too.
+                first += f", {context} that began at line {start.line + 1}, column {start.column + 1}"
         elif isinstance(exc, json.JSONDecodeError):
             first = f"{exc.msg} (line {exc.lineno}, column {exc.colno})"
         raise ConfigError(f"config file {str(path)!r} is not valid {kind}: {first}") from None

@@ -378,7 +378,11 @@ def trained_toy_run(tmp_path, toy_plugin, capsys):
     (["sample", "{run}", "--labels", "3", "-o", "{tmp}/missing/g.png"],
      "cganzoo: error: -o '{tmp}/missing/g.png': directory '{tmp}/missing' does not exist"),
     (["run", "--resume", "{run}", "--max-steps", "1"],
-     "cganzoo: error: '{run}' is already at step 2, and its budget"),
+     "cganzoo: error: '{run}' is already at step 2 (its latest checkpoint), and --max-steps 1 ends there: "
+     "nothing to train"),
+    # The same refusal once, before torchrun starts ranks that would each refuse it.
+    (["run", "--resume", "{run}", "--max-steps", "2", "--nproc", "2", "--device", "cpu"],
+     "cganzoo: error: '{run}' is already at step 2 (its latest checkpoint), and --max-steps 2 ends there"),
     (["run", "toy-gan", "--device", "cpu", "--out", "{run}/config.json"],
      "cganzoo: error: run directory '{run}/config.json' is a file, not a directory"),
     (["run", "--resume", "{run}", "--out", "{tmp}/missing", "--max-steps", "4"],

@@ -145,6 +145,7 @@ def test_cganzoo_bench_command(toy_plugin, tmp_path, capsys, toy_judge_dir, nati
     (["--variants", "fp32,cuda-graphs"], "cganzoo: error: variant 'cuda-graphs': cuda_graphs needs a CUDA device, "
                                          "but the device is 'cpu'"),
     (["--variants", "fp32+bf16"], "cganzoo: error: variant 'fp32+bf16' sets amp twice ('fp32' and 'bf16')"),
+    (["--variants", "fp32,fp32"], "cganzoo: error: variants names a variant twice: fp32, fp32; name each once"),
     (["--data-dir", "/nonexistent-cganzoo-data"], "cganzoo: error: --data-dir '/nonexistent-cganzoo-data' does not "
                                                   "exist"),
 ])

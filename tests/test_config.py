@@ -63,6 +63,8 @@ def test_json_config_and_unknown_model(tmp_path):
 @pytest.mark.parametrize("text, suffix, message", [
     ("epochs: [1, 2", ".yaml", r"is not valid YAML: expected ',' or '\]', but got '<stream end>' \(line 1, column 14\)"),
     ("model: m\nepochs: 3\n  batch_size: 4\n", ".yaml", r"not valid YAML: mapping values .* \(line 3, column 13\)"),
+    ("model: m\nlr: [1e-4\nbatch_size: 4\n", ".yaml",
+     r"\(line 3, column 11\), while parsing a flow sequence that began at line 2, column 5$"),
     ("{\"epochs\": ", ".json", r"is not valid JSON: Expecting value \(line 1, column 12\)"),
     ("- 1\n- 2\n", ".yaml", "must hold a mapping of RunConfig fields, got list"),
 ])

@@ -10,6 +10,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Sequence
 
+from cganzoo.bench.machine import format_load
 from cganzoo.bench.suite import CONV_ROOF_SHARE, BenchResult, Row
 from cganzoo.figures import pyplot, save_figure
 from cganzoo.io import atomic_write_json, atomic_write_text, make_dirs
@@ -103,8 +104,8 @@ def markdown(result: BenchResult, *, title: str | None = None, preamble: str = "
         f"- accelerator: {acc['name']} (compute capability {acc['capability']}, {acc['memory_gib']} GiB, CUDA {acc['cuda']})"
         if acc else "- accelerator: none (CPU run)",
         f"- software: {m['platform']}; " + ", ".join(f"{k} {v}" for k, v in m["versions"].items()),
-        f"- load average (1, 5, 15 min) at start {_load(m.get('load_average_start'))}, at end "
-        f"{_load(result.load_average_end)}; a figure near or above the number of CPUs means other work shared "
+        f"- load average (1, 5, 15 min) at start {format_load(m.get('load_average_start'))}, at end "
+        f"{format_load(result.load_average_end)}; a figure near or above the number of CPUs means other work shared "
         f"the machine and the figures below are low.",
         f"- taken {stamp}; the whole run took {result.seconds:.0f} s; command: `{result.options.get('command', '')}`",
         "", "## Matrix-product throughput (the roof)", "",
@@ -196,10 +197,6 @@ def _quality_section(result: BenchResult, plot_name: str | None) -> list[str]:
     if plot_name:
         lines += [f"![loss curves and final sample grids]({plot_name})", ""]
     return lines
-
-
-def _load(value: object) -> str:
-    return ", ".join(f"{v:.2f}" for v in value) if value else "unknown"
 
 
 NOTES = (

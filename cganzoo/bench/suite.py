@@ -37,7 +37,7 @@ from typing import Any, Callable
 import torch
 
 from cganzoo.bench.flops import counted_flops, counted_flops_by_kind
-from cganzoo.bench.machine import describe_machine, load_average
+from cganzoo.bench.machine import describe_machine, format_load, load_average
 from cganzoo.bench.measure import Measurement, measure_fit, measure_loop
 from cganzoo.bench.quality import QualityRun, compare_quality
 from cganzoo.bench.reference import ReferencePipeline
@@ -479,8 +479,12 @@ def _run(bench: _Bench, o: BenchOptions, start: float) -> BenchResult:
     bench.registry.get("model", o.reference_model)
     variants = o.variants or DEFAULT_VARIANTS.get(device.type, ("fp32",))
     sweep_variants = o.sweep_variants or DEFAULT_SWEEP_VARIANTS.get(device.type, ("fp32",))
-    for name in (*variants, *sweep_variants, *o.quality_variants):
-        parse_variant(name)
+    for flag, names in (("variants", variants), ("sweep_variants", sweep_variants),
+                        ("quality_variants", o.quality_variants)):
+        for name in names:
+            parse_variant(name)
+        if len(set(names)) != len(names):
+            raise ConfigError(f"{flag} names a variant twice: {', '.join(names)}; name each once")
     # A variant the user named that this device cannot run (CUDA graphs on a CPU, bf16 where it is emulated)
     # is refused now; the default variants instead get a row saying why, so one table fits every machine.
     for name in (*(o.variants or ()), *(o.sweep_variants or ()), *(o.quality_variants if o.quality_steps else ())):
@@ -499,7 +503,7 @@ def _run(bench: _Bench, o: BenchOptions, start: float) -> BenchResult:
 
     machine = describe_machine(device)
     o.log(f"bench: {machine['processor']}, {machine['torch_threads']} thread{'' if machine['torch_threads'] == 1 else 's'}, device {device}; "
-          f"load average {machine['load_average_start']}")
+          f"load average {format_load(machine['load_average_start'])}")
     dtypes = ("fp32", "bf16")
     matmul = measure_roofline(device, dtypes, o.matmul_seconds)
     bench.roof = {dt: peak_gflops(matmul, dt) for dt in dtypes}

@@ -18,8 +18,8 @@ from typing import Any
 
 import torch
 
-from cganzoo.checkpoint import load_latest_checkpoint, load_module_state, save_checkpoint
-from cganzoo.errors import CheckpointError, ResumeMismatchError, TrainingDivergedError
+from cganzoo.checkpoint import latest_checkpoint, load_latest_checkpoint, load_module_state, save_checkpoint
+from cganzoo.errors import CheckpointError, ConfigError, ResumeMismatchError, TrainingDivergedError
 from cganzoo.interfaces import Callback
 from cganzoo.training.build import dataset_differences
 from cganzoo.training.metrics_log import truncate_metrics
@@ -74,8 +74,11 @@ def check_resumable(run_dir: Path, config: Any) -> None:
     """Refuse a resume whose settings differ from the run's ``config.json``, before any data is loaded.
 
     Raises:
-        CheckpointError: a field that defines what is trained (model, data set, batch size,
+        ResumeMismatchError: a field that defines what is trained (model, data set, batch size,
             optimizers, seed...) differs; the message names it.
+        CheckpointError: the run has no checkpoint, or ``latest`` names a missing one.
+        ConfigError: ``max_steps`` is not beyond the latest checkpoint's step (nothing to
+            train). A budget in epochs is checked once the data set's size is known.
     """
     import json
 
@@ -85,6 +88,11 @@ def check_resumable(run_dir: Path, config: Any) -> None:
         return  # an unreadable config.json is reported by whoever reads it next, with its own message
     # config.json records the same identity as every checkpoint of the run (it may not change on resume).
     check_identity(saved, identity(config), f"cannot resume {str(run_dir)!r}")
+    name = latest_checkpoint(Path(run_dir)).name
+    step = int(name[len("step_"):]) if name.startswith("step_") and name[len("step_"):].isdigit() else None
+    if step is not None and config.max_steps is not None and step >= config.max_steps:
+        raise ConfigError(f"{str(run_dir)!r} is already at step {step} (its latest checkpoint), and --max-steps "
+                          f"{config.max_steps} ends there: nothing to train; give a larger --max-steps with --resume")
 
 
 def identity(config: Any) -> dict[str, Any]:

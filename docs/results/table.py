@@ -8,6 +8,7 @@ the reports ``cganzoo eval ... -o`` and ``controls.py`` wrote; none is typed by 
 
 from __future__ import annotations
 
+import argparse
 import json
 import statistics
 from collections import defaultdict
@@ -59,6 +60,8 @@ def seed_table(directory: Path) -> None:
 
 
 def main() -> None:
+    argparse.ArgumentParser(description=__doc__.splitlines()[0], epilog="Takes no arguments: it reads the files "
+                            "next to it (docs/results/) and prints every table of docs/results.md.").parse_args()
     print("| model | Parzen log-likelihood | cond. accuracy | judge FD | intra-class judge FD | precision | recall |")
     print("| --- | --- | --- | --- | --- | --- | --- |")
     for name, file in ROWS:
