@@ -79,7 +79,7 @@ class CheckpointError(CganzooError):
 
 
 class ResumeMismatchError(CheckpointError):
-    """A resume asks for settings that differ from the run's (a flag changed its model, data, seed...).
+    """A resume asks for settings or data that differ from the run's (a flag changed its model, data, seed...).
 
     Bad input, so exit code 2, like :class:`ConfigError`.
     """

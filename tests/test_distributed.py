@@ -291,6 +291,13 @@ def test_sync_batchnorm_on_cpu_is_refused_before_any_collective(tmp_path, regist
         Trainer(config, tmp_path / "run", registry=registry, progress=False, log=quiet, dist=ctx)
 
 
+def test_sync_batchnorm_in_one_process_says_it_changes_nothing(tmp_path, registry):
+    lines: list[str] = []
+    config = cganzoo.resolve_config("toy-gan", overrides={"sync_batchnorm": True, "device": "cpu"})
+    Trainer(config, tmp_path / "run", registry=registry, progress=False, log=lines.append)
+    assert any(line.startswith("cganzoo: --sync-batchnorm has no effect in a single process") for line in lines), lines
+
+
 def test_workers_get_the_users_run_flags_and_torchrun_gets_the_launchers():
     args = build_parser().parse_args(["run", "mlp-cgan", "--nproc", "2", "--lr", "0.001", "--no-progress",
                                       "--sync-batchnorm", "--dist-timeout", "30", "--device", "cuda"])

@@ -156,13 +156,13 @@ def restore_latest(trainer: Any) -> None:
     check_identity(saved, now, where)
     saved_data = meta.get("dataset", {})
     changed = dataset_differences(saved_data, trainer.data_identity, DATASET_IDENTITY)
-    if changed == ["sha256"]:
-        raise CheckpointError(
+    if changed == ["sha256"]:  # the data the flags point at is not the run's: bad input, like a changed field
+        raise ResumeMismatchError(
             f"{where}: the data set {trainer.info.name!r} has the same size and classes as in the "
             f"checkpoint but other content (SHA-256 of its images and labels differs)")
     if changed:
         k = changed[0]
-        raise CheckpointError(f"{where}: the data set's {k} was {saved_data[k]!r} in the checkpoint "
+        raise ResumeMismatchError(f"{where}: the data set's {k} was {saved_data[k]!r} in the checkpoint "
                               f"but is {trainer.data_identity[k]!r} now")
     state = trainer.state
     load_module_state(state.generator, g_state, "generator")

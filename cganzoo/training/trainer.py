@@ -177,6 +177,9 @@ class Trainer:
         if dist.enabled and config.sync_batchnorm:
             generator = torch.nn.SyncBatchNorm.convert_sync_batchnorm(generator)
             discriminator = torch.nn.SyncBatchNorm.convert_sync_batchnorm(discriminator)
+        elif config.sync_batchnorm:
+            self.log("cganzoo: --sync-batchnorm has no effect in a single process (it shares BatchNorm statistics "
+                     "between the ranks of --nproc N); training as without it")
         generator.to(self.device)
         discriminator.to(self.device)
         optimizers = build_optimizers(config, generator, discriminator, fast_path=adam_options(config, self.device),
