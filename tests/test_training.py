@@ -344,3 +344,17 @@ def test_a_relative_data_dir_is_recorded_as_an_absolute_path(tmp_path, toy_plugi
                  "--data-dir", "data"]) == 0
     recorded = json.loads((tmp_path / "run" / "config.json").read_text())["config"]["data_dir"]
     assert recorded == str(tmp_path / "data")
+
+
+# -- progress -------------------------------------------------------------------------------------
+
+
+def test_without_a_terminal_progress_is_one_line_per_epoch_not_a_bar(tmp_path, registry, capsys):
+    # Under pytest stderr is captured, as in a log file or a pipe: tqdm must not write its bar there.
+    lines: list[str] = []
+    config = toy_config(tmp_path, max_steps=None, epochs=2, batch_size=64)  # toy data: 8 steps per epoch
+    cganzoo.train(config, progress=True, log=lines.append, registry=registry)
+    epochs = [line for line in lines if line.startswith("cganzoo: epoch ")]
+    assert [line.split(":")[1].split("(")[0].strip() for line in epochs] == ["epoch 1/2 done", "epoch 2/2 done"]
+    assert "(step 8/16): d_loss " in epochs[0] and epochs[0].endswith(" images/s")
+    assert "\r" not in capsys.readouterr().err
