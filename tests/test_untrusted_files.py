@@ -72,7 +72,8 @@ def expect_one_line_everywhere(run_dir: Path, registry, capsys, message: str) ->
     with pytest.raises(CheckpointError, match=message):
         cganzoo.load(run_dir, registry=registry)
     for argv in (["sample", str(run_dir), "--labels", "3", "-o", str(run_dir.parent / "g.png")],
-                 ["run", "--resume", str(run_dir), "--no-progress"]):
+                 # a larger budget than the run's 4 steps, so that the resume reaches the checkpoint's contents
+                 ["run", "--resume", str(run_dir), "--no-progress", "--max-steps", "8"]):
         capsys.readouterr()
         assert main(argv) == 1, argv
         err = capsys.readouterr().err
@@ -203,7 +204,7 @@ def test_a_damaged_step_counter_is_one_clear_error(run_dir, registry, capsys):
     rewrite_state(latest(run_dir), step="four")
     with pytest.raises(CheckpointError, match=r"state.json holds step 'four', not an integer"):
         cganzoo.load(run_dir, registry=registry)
-    assert main(["run", "--resume", str(run_dir), "--no-progress"]) == 1
+    assert main(["run", "--resume", str(run_dir), "--no-progress", "--max-steps", "8"]) == 1
     assert "is incomplete or corrupt: invalid literal for int()" in capsys.readouterr().err
 
 
