@@ -320,10 +320,7 @@ def check_evaluation_data(run_dir: str | Path, data: Any, log: Callable[[str], N
         ConfigError: ``num_classes``, ``class_names`` or ``shape`` differ; the
             message names the field, both values and what to do.
     """
-    try:
-        recorded = json.loads((Path(run_dir) / "config.json").read_text()).get("dataset")
-    except (OSError, ValueError, AttributeError):
-        return  # runs written before the record existed; load() has checked config.json itself
+    recorded = read_run_config(run_dir)[1].get("dataset")  # None for runs written before it was recorded
     now = dataset_identity(data)
     changed = dataset_differences(recorded, now, ("num_classes", "class_names", "shape"))
     if changed:

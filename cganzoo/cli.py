@@ -105,13 +105,15 @@ def _check_png_output(path: Path, command: str) -> None:
     check_output_file(path, "-o")
 
 
-def _data_dir(path: Path) -> Path:
-    """``--data-dir``: an existing directory (data is looked for there and cached there), made absolute.
+def _data_dir(path: Path | None) -> Path | None:
+    """``--data-dir``: an existing directory (data is looked for and cached there), made absolute; ``None`` stays.
 
     Raises:
         ConfigError: it does not exist or is not a directory (a typo would otherwise fill a new
             directory with a downloaded cache).
     """
+    if path is None:
+        return None
     path = Path(path).expanduser().absolute()
     if not path.is_dir():
         what = "is a file, not a directory" if path.exists() else "does not exist"
@@ -518,8 +520,7 @@ def _bench(args: argparse.Namespace) -> int:
         check_output_dir(args.out, "--out")  # before minutes of timing, not after
     options = BenchOptions(
         filter=args.filter, device=args.device, conditioners=args.conditioners, losses=args.losses,
-        dataset=args.dataset, data_dir=_data_dir(args.data_dir) if args.data_dir is not None else None,
-        batch_size=args.batch_size,
+        dataset=args.dataset, data_dir=_data_dir(args.data_dir), batch_size=args.batch_size,
         variants=_csv_list(args.variants, "--variants"), variant_models=args.variant_models,
         sweep_variants=_csv_list(args.sweep_variants, "--sweep-variants"),
         batch_sizes=_csv_list(args.batch_sizes, "--batch-sizes", int) or (), reference=not args.no_reference,
@@ -559,8 +560,7 @@ def _eval(args: argparse.Namespace) -> int:
         print(line, file=sys.stderr)
 
     report = evaluate_run(args.run_dir, metrics=metrics, per_class=args.per_class, seed=args.seed,
-                          device=args.device, data_dir=_data_dir(args.data_dir) if args.data_dir is not None else None,
-                          log=log)
+                          device=args.device, data_dir=_data_dir(args.data_dir), log=log)
     text = dumps_json(report.to_json(), indent=2)
     # What was computed is printed first: a file that cannot be written at the end loses nothing.
     if args.json:

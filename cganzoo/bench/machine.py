@@ -46,6 +46,11 @@ def load_average() -> tuple[float, float, float] | None:
         return None
 
 
+def format_threads(count: int) -> str:
+    """``1`` -> ``"1 thread"``, ``2`` -> ``"2 threads"``."""
+    return f"{count} thread{'' if count == 1 else 's'}"
+
+
 def format_load(value: tuple[float, float, float] | None) -> str:
     """``(1.5, 2.0, 2.25)`` -> ``"1.50, 2.00, 2.25"`` (the 1, 5 and 15 minute averages); ``"unknown"`` if absent."""
     return ", ".join(f"{v:.2f}" for v in value) if value else "unknown"

@@ -10,7 +10,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Sequence
 
-from cganzoo.bench.machine import format_load
+from cganzoo.bench.machine import format_load, format_threads
 from cganzoo.bench.suite import CONV_ROOF_SHARE, BenchResult, Row
 from cganzoo.figures import pyplot, save_figure
 from cganzoo.io import atomic_write_json, atomic_write_text, make_dirs
@@ -97,7 +97,7 @@ def markdown(result: BenchResult, *, title: str | None = None, preamble: str = "
         lines += [preamble.strip(), ""]
     lines += [
         "## Machine", "",
-        f"- processor: {m['processor']}, {m['logical_cpus']} logical CPUs, torch uses {m['torch_threads']} thread{'' if m['torch_threads'] == 1 else 's'}; "
+        f"- processor: {m['processor']}, {m['logical_cpus']} logical CPUs, torch uses {format_threads(m['torch_threads'])}; "
         f"flags {', '.join(m['cpu_flags']) or 'none of interest'}; PyTorch CPU kernels: {m['cpu_capability']}",
         f"- memory: {m['memory_gib']} GiB",
         f"- bf16: {'native' if m.get('bf16', {}).get('native') else 'emulated'} ({m.get('bf16', {}).get('detail', 'not recorded')})",

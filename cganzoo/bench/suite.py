@@ -37,7 +37,7 @@ from typing import Any, Callable
 import torch
 
 from cganzoo.bench.flops import counted_flops, counted_flops_by_kind
-from cganzoo.bench.machine import describe_machine, format_load, load_average
+from cganzoo.bench.machine import describe_machine, format_load, format_threads, load_average
 from cganzoo.bench.measure import Measurement, measure_fit, measure_loop
 from cganzoo.bench.quality import QualityRun, compare_quality
 from cganzoo.bench.reference import ReferencePipeline
@@ -502,7 +502,7 @@ def _run(bench: _Bench, o: BenchOptions, start: float) -> BenchResult:
     in_variants = {focus, *(_matching(bench.registry, o.variant_models) if o.variant_models else ())}
 
     machine = describe_machine(device)
-    o.log(f"bench: {machine['processor']}, {machine['torch_threads']} thread{'' if machine['torch_threads'] == 1 else 's'}, device {device}; "
+    o.log(f"bench: {machine['processor']}, {format_threads(machine['torch_threads'])}, device {device}; "
           f"load average {format_load(machine['load_average_start'])}")
     dtypes = ("fp32", "bf16")
     matmul = measure_roofline(device, dtypes, o.matmul_seconds)

@@ -88,11 +88,21 @@ def check_resumable(run_dir: Path, config: Any) -> None:
         return  # an unreadable config.json is reported by whoever reads it next, with its own message
     # config.json records the same identity as every checkpoint of the run (it may not change on resume).
     check_identity(saved, identity(config), f"cannot resume {str(run_dir)!r}")
-    name = latest_checkpoint(Path(run_dir)).name
-    step = int(name[len("step_"):]) if name.startswith("step_") and name[len("step_"):].isdigit() else None
+    step = checkpoint_step(latest_checkpoint(Path(run_dir)).name)
     if step is not None and config.max_steps is not None and step >= config.max_steps:
         raise ConfigError(f"{str(run_dir)!r} is already at step {step} (its latest checkpoint), and --max-steps "
                           f"{config.max_steps} ends there: nothing to train; give a larger --max-steps with --resume")
+
+
+def checkpoint_name(step: int) -> str:
+    """The directory name of the checkpoint after ``step`` steps: ``step_000000937``."""
+    return f"step_{step:09d}"
+
+
+def checkpoint_step(name: str) -> int | None:
+    """The step a :func:`checkpoint_name` stands for; ``None`` for any other name."""
+    digits = name.removeprefix("step_")
+    return int(digits) if name.startswith("step_") and digits.isdigit() else None
 
 
 def identity(config: Any) -> dict[str, Any]:
@@ -133,7 +143,7 @@ def save(trainer: Any) -> Path:
     record = {**meta, "epoch": state.step // per_epoch, "batch_in_epoch": state.step % per_epoch,
               "callbacks": callbacks, "sampling": sampling, "identity": identity(trainer.config),
               "dataset": trainer.data_identity}
-    path = save_checkpoint(trainer.run_dir, f"step_{state.step:09d}", generator=state.generator,
+    path = save_checkpoint(trainer.run_dir, checkpoint_name(state.step), generator=state.generator,
                            discriminator=state.discriminator, training_tensors=tensors, state=record,
                            keep=trainer.config.keep_checkpoints, modules=modules)
     trainer.last_checkpoint = (state.step, path)
