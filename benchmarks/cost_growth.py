@@ -75,8 +75,8 @@ def make_colour_folder(root: Path, seed: int = 0) -> Path:
 def registry_with_growth_datasets():
     """The installed registry plus ``mnist-x4`` (MNIST's training images repeated 4 times in memory)."""
     from cganzoo import LabelledImages
-    from cganzoo.components import get_registry
-    from cganzoo.registry import Registry
+    from cganzoo.components.factory import get_registry
+    from cganzoo.components.registry import Registry
 
     base = get_registry(None)
     registry = Registry()
@@ -267,7 +267,7 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     from cganzoo.bench.machine import describe_machine
-    from cganzoo.device import resolve_device
+    from cganzoo.distributed.device import resolve_device
 
     args.command = "python benchmarks/cost_growth.py " + " ".join(argv if argv is not None else sys.argv[1:])
     tag = args.tag or resolve_device(args.device).type

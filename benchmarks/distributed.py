@@ -74,7 +74,7 @@ def scaling(steps: int, nprocs: list[int], log_interval: int, repeat: int = 1) -
 
 def batchnorm(batches: int) -> None:
     import cganzoo
-    from cganzoo.components import create_dataset, create_loss
+    from cganzoo.components.factory import create_dataset, create_loss
     from cganzoo.training import build_models
 
     info = create_dataset("mnist", log=lambda _: None).info  # the G step sees no real images

@@ -25,7 +25,7 @@ import time
 
 import torch
 
-from cganzoo.components import create_dataset
+from cganzoo.components.factory import create_dataset
 from cganzoo.evaluation import parzen_log_likelihood
 
 

@@ -47,8 +47,6 @@ from cganzoo.interfaces import (
     AdversarialLoss,
     Augmentation,
     Callback,
-    ConditionalDiscriminator,
-    ConditionalGenerator,
     Conditioner,
     DatasetInfo,
     DiscriminatorNetwork,
@@ -56,15 +54,15 @@ from cganzoo.interfaces import (
     GeneratorNetwork,
     LabelledImages,
     MECHANISMS,
-    Metric,
     SamplingGenerator,
     ScheduledOptimizer,
 )
-from cganzoo.noise import BatchNoise
-from cganzoo.layers import ConditionalBatchNorm2d, has_spectral_norm, spectral_norm_all
-from cganzoo.labels import check_labels
+from cganzoo.components.randomness import BatchNoise
+from cganzoo.components.composition import ConditionalDiscriminator, ConditionalGenerator
+from cganzoo.components.layers import ConditionalBatchNorm2d, has_spectral_norm, spectral_norm_all
+from cganzoo.conditions.labels import check_labels
 from cganzoo.config import ComponentSpec, RunConfig
-from cganzoo.components import (
+from cganzoo.components.factory import (
     create_augmentation,
     create_callback,
     create_conditioner,
@@ -77,8 +75,8 @@ from cganzoo.components import (
     list_models,
     model_preset,
 )
-from cganzoo.sampling import save_grid
-from cganzoo.evaluation import EvaluationContext, MetricResult
+from cganzoo.components.sampling import save_grid
+from cganzoo.evaluation import EvaluationContext, Metric, MetricResult
 from cganzoo.api import TrainedModel, load, resolve_config, train
 
 __version__ = "0.1.0"

@@ -4,7 +4,7 @@ import os
 import sys
 
 from cganzoo.cli import main
-from cganzoo.distributed import group_broken
+from cganzoo.distributed.context import group_broken
 
 code = main()
 if group_broken():  # a rank whose peers are gone: leave with its exit code, skip the group's C++ teardown

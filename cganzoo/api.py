@@ -20,16 +20,17 @@ from typing import Any, Callable, Sequence
 
 import torch
 
-from cganzoo.checkpoint import load_latest_checkpoint, load_module_state
-from cganzoo.components import create_dataset, model_preset
+from cganzoo.runs.checkpoint import load_latest_checkpoint, load_module_state
+from cganzoo.components.factory import create_dataset, model_preset
 from cganzoo.config import ComponentSpec, RunConfig, merge_config, read_config_file, validate_config
-from cganzoo.device import resolve_device
-from cganzoo.distributed import distributed_session
+from cganzoo.distributed.device import resolve_device
+from cganzoo.distributed.context import distributed_session
 from cganzoo.errors import CheckpointError, ConfigError
-from cganzoo.interfaces import ConditionalGenerator, DatasetInfo
-from cganzoo.labels import check_labels, parse_label_items
-from cganzoo.latent import sample_latent
-from cganzoo.registry import Registry
+from cganzoo.components.composition import ConditionalGenerator
+from cganzoo.interfaces import DatasetInfo
+from cganzoo.conditions.labels import check_labels, parse_label_items
+from cganzoo.components.randomness import sample_latent
+from cganzoo.components.registry import Registry
 from cganzoo.training import Trainer, build_generator, dataset_differences, dataset_identity, default_run_dir
 
 
@@ -98,7 +99,7 @@ def train(config: RunConfig | dict[str, Any], *, run_dir: str | Path | None = No
     if isinstance(config, dict):
         config = validate_config(config)
     target = Path(run_dir) if run_dir is not None else (config.out or default_run_dir(config))
-    # Under torchrun this joins the process group (see cganzoo.distributed); alone it is a no-op.
+    # Under torchrun this joins the process group (see cganzoo.distributed.context); alone it is a no-op.
     with distributed_session(resolve_device(config.device), config.dist_timeout_s) as dist:
         trainer = Trainer(config, target, resume=resume, registry=registry, progress=progress, log=log, dist=dist)
         trainer.run()
@@ -161,7 +162,7 @@ class TrainedModel:
 
         Raises:
             LabelError: a label is empty, a float, out of range, or neither an
-                index nor a class name (see :mod:`cganzoo.labels`); the message
+                index nor a class name (see :mod:`cganzoo.conditions.labels`); the message
                 names the label as given and its position.
         """
         return torch.tensor(self._parse(labels, allow_text=False), dtype=torch.int64)

@@ -14,9 +14,9 @@ import sys
 from pathlib import Path
 from typing import Any, Sequence
 
-from cganzoo.errors import CganzooError, ConfigError, OutputError, TrainingInterrupted, one_line
+from cganzoo.errors import CganzooError, ConfigError, OutputError, TrainingInterrupted, describe
 from cganzoo.io import atomic_write_text, check_output_dir, check_output_file, dumps_json
-from cganzoo.launch import add_launch_arguments
+from cganzoo.distributed.launch import add_launch_arguments
 
 #: ``cganzoo run`` flags that map one-to-one onto RunConfig fields.
 _RUN_FIELDS: dict[str, tuple[type, str]] = {
@@ -44,7 +44,7 @@ _RUN_FIELDS: dict[str, tuple[type, str]] = {
     "data_dir": (Path, "the image folder of --dataset imagefolder; for MNIST-like sets, hand-placed data files "
                          "(their cache goes there too)"),
 }
-#: ``cganzoo run`` flags for distributed runs (defined in :mod:`cganzoo.launch`) that are RunConfig fields.
+#: ``cganzoo run`` flags for distributed runs (defined in :mod:`cganzoo.distributed.launch`) that are RunConfig fields.
 _DIST_FIELDS = ("sync_batchnorm", "dist_timeout_s")
 #: Metavars that the last word of the field name would get wrong.
 _METAVARS = {"eval_samples_per_class": "N", "r1_gamma": "GAMMA", "r1_interval": "N", "latent_distribution": "NAME", "d_steps_per_g_step": "N"}
@@ -261,7 +261,7 @@ def _run(args: argparse.Namespace) -> int:
         # Stored in config.json: absolute, so eval and resume find the data from any working directory.
         overrides["data_dir"] = _data_dir(overrides["data_dir"])
     if args.nproc is None:
-        from cganzoo.launch import check_no_launch_flags
+        from cganzoo.distributed.launch import check_no_launch_flags
 
         check_no_launch_flags(args)
     if args.resume:
@@ -303,11 +303,11 @@ def _key_values(items: Sequence[str]) -> dict[str, Any]:
 
 
 def _launch(args: argparse.Namespace, config: Any) -> int:
-    """``cganzoo run --nproc N``: the same run under torchrun (see :mod:`cganzoo.launch`)."""
-    from cganzoo import launch
-    from cganzoo.distributed import check_multi_rank_config
-    from cganzoo.fastpath import check_fast_path
-    from cganzoo.device import resolve_device
+    """``cganzoo run --nproc N``: the same run under torchrun (see :mod:`cganzoo.distributed.launch`)."""
+    from cganzoo.distributed import launch
+    from cganzoo.distributed.context import check_multi_rank_config
+    from cganzoo.training.fastpath import check_fast_path
+    from cganzoo.distributed.device import resolve_device
     from cganzoo.training import default_run_dir, validate_components
     from cganzoo.training.checkpointing import check_resumable
 
@@ -327,9 +327,9 @@ def _launch(args: argparse.Namespace, config: Any) -> int:
 
 
 def _list(args: argparse.Namespace) -> int:
-    from cganzoo.components import list_components
+    from cganzoo.components.factory import list_components
     from cganzoo.errors import UnknownComponentError
-    from cganzoo.registry import KINDS
+    from cganzoo.components.registry import KINDS
 
     if args.kind and args.kind not in KINDS:
         raise UnknownComponentError(f"unknown kind {args.kind!r}; choose one of: {', '.join(KINDS)}")
@@ -369,7 +369,7 @@ def _format_shapes(component: Any) -> str:
 
 
 def _plugins(args: argparse.Namespace) -> int:
-    from cganzoo.plugins import default_host, hooks_by_plugin
+    from cganzoo.components.discovery import default_host, hooks_by_plugin
 
     host = default_host()
     hooks = hooks_by_plugin(host.pm)
@@ -387,7 +387,7 @@ def _plugins(args: argparse.Namespace) -> int:
 
 def _sample(args: argparse.Namespace) -> int:
     from cganzoo.api import load
-    from cganzoo.sampling import save_grid
+    from cganzoo.components.sampling import save_grid
 
     if args.n < 1:
         raise ConfigError(f"--n must be at least 1, got {args.n}")
@@ -415,7 +415,7 @@ def _sample(args: argparse.Namespace) -> int:
 _MAX_GRID_IMAGES = 10_000
 
 
-#: Fast-path ``cganzoo run`` flags (RunConfig fields; see cganzoo/fastpath.py).
+#: Fast-path ``cganzoo run`` flags (RunConfig fields; see cganzoo/training/fastpath.py).
 _FAST_PATH_FIELDS = ("amp", "compile", "cuda_graphs", "adam_impl", "channels_last")
 
 
@@ -583,9 +583,9 @@ def _eval(args: argparse.Namespace) -> int:
 
 
 def _plot(args: argparse.Namespace) -> int:
-    from cganzoo.figures import pyplot
-    from cganzoo.plots import plot_runs, write_plot
-    from cganzoo.runs import read_runs
+    from cganzoo.runs.figures import pyplot
+    from cganzoo.runs.plots import plot_runs, write_plot
+    from cganzoo.runs.history import read_runs
 
     pyplot()  # a missing matplotlib is said before anything is read
     runs = read_runs(args.runs)
@@ -604,8 +604,8 @@ def _plot(args: argparse.Namespace) -> int:
 
 
 def _compare(args: argparse.Namespace) -> int:
-    from cganzoo.compare import comparison, format_comparison
-    from cganzoo.runs import read_runs
+    from cganzoo.runs.compare import comparison, format_comparison
+    from cganzoo.runs.history import read_runs
 
     data = comparison(read_runs(args.runs))
     print(dumps_json(data, indent=2) if args.json else format_comparison(data))
@@ -690,7 +690,7 @@ def verbose() -> bool:
 
 def error_line(exc: CganzooError) -> str:
     """The one line the CLI prints for ``exc``: ``cganzoo: error: ...``, with a pointer to --verbose if it has details."""
-    line = f"cganzoo: error: {one_line(str(exc))}"
+    line = f"cganzoo: error: {describe(exc)}"
     if error_details(exc) and not verbose():
         line += " (--verbose shows details)"
     return line

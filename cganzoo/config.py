@@ -15,7 +15,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from cganzoo.errors import ConfigError
-from cganzoo.registry import format_validation_error
+from cganzoo.errors import format_validation_error
 
 
 class ComponentSpec(BaseModel):
@@ -132,7 +132,7 @@ class RunConfig(BaseModel):
     dist_timeout_s: float = Field(600.0, gt=0, le=86400, description="Under torchrun, seconds a rank waits for the "
                                                                      "others before the job fails.")
 
-    # The fast path (cganzoo/fastpath.py). Defaults compute exactly the reference's arithmetic on CPU.
+    # The fast path (cganzoo/training/fastpath.py). Defaults compute exactly the reference's arithmetic on CPU.
     amp: Literal["off", "bf16", "auto"] = Field(
         "off", description="'bf16': G and D forward passes under torch.autocast (bfloat16), fp32 master weights and "
                            "optimizer, refused where bf16 is emulated; 'auto': bf16 where the device runs it natively, "

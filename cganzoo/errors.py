@@ -4,9 +4,21 @@ Every error cganzoo raises on purpose derives from :class:`CganzooError`. The
 CLI turns these into one readable line and a non-zero exit code (2 for bad
 input, 1 for failures at run time); anything else is a bug and keeps its
 traceback.
+
+:func:`describe` is the one way an exception becomes one line (the CLI's
+error line, a skipped plugin, an unreadable cache, a failed data source);
+:func:`format_validation_error` is the one way a pydantic error does.
+
+May import: nothing of cganzoo (this is the bottom layer).
 """
 
 from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pydantic import ValidationError
 
 
 class CganzooError(Exception):
@@ -30,11 +42,51 @@ class CganzooError(Exception):
             self.details = details
 
 
-def one_line(text: str, limit: int = 2000) -> str:
-    """``text`` with its lines joined by ``"; "`` and runs of spaces collapsed, cut at ``limit`` characters."""
+def one_line(text: str, limit: int = 2000, sep: str = "; ") -> str:
+    """``text`` with its lines joined by ``sep`` and runs of spaces collapsed, cut at ``limit`` characters."""
     lines = [" ".join(line.split()) for line in str(text).splitlines()]
-    joined = "; ".join(line for line in lines if line) or "no details"
+    joined = sep.join(line for line in lines if line) or "no details"
     return joined if len(joined) <= limit else joined[: limit - 3] + "..."
+
+
+def describe(exc: BaseException, *, limit: int = 2000, sep: str = "; ", first_sentence: bool = False,
+             typed: bool = True) -> str:
+    """An exception as one line: what every place that reports an error prints.
+
+    Args:
+        exc: Any exception.
+        limit: Longest line returned, in characters (cut with ``...``).
+        sep: What joins the message's lines (``" "`` reads better inside a sentence).
+        first_sentence: Keep only the gist: the first sentence, without a
+            ``[source.cc:123]`` prefix (as gloo's C++ errors carry).
+        typed: Name the type of an exception that is not a :class:`CganzooError`.
+
+    Returns:
+        cganzoo's own errors (:class:`CganzooError`) as their message, any
+        other exception as ``Type: message``.
+    """
+    text = str(exc).strip()
+    if first_sentence:
+        text = re.sub(r"^\[[^\]]*\]\s*", "", text)
+        text = text.splitlines()[0].split(". ")[0].rstrip(".") if text else ""
+    if typed and not isinstance(exc, CganzooError):
+        text = f"{type(exc).__name__}: {text}"
+    return one_line(text, limit, sep)
+
+
+def format_validation_error(exc: "ValidationError") -> str:
+    """A pydantic ``ValidationError`` as one line, one clause per problem: ``field: message (got value)``."""
+    parts = []
+    for err in exc.errors():
+        # A key from a config file may hold control characters (even line separators): escape them.
+        loc = ".".join(str(p) if str(p).isprintable() else ascii(str(p)) for p in err["loc"]) or "(root)"
+        got = err.get("input")
+        shown = "" if isinstance(got, dict) else f" (got {got!r})"
+        message = err["msg"]
+        if err["type"] == "value_error":  # our validators' own sentence, without pydantic's "Value error, "
+            message = message.removeprefix("Value error, ")
+        parts.append(f"{loc}: {message}{shown}")
+    return "; ".join(parts)
 
 
 class UnknownComponentError(CganzooError, KeyError):

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from cganzoo import plugins
+from cganzoo.components import discovery as plugins
 from cganzoo_datasets import mnist
 from cganzoo.errors import DataError
 
@@ -64,7 +64,7 @@ def native_bf16(monkeypatch):
     there); tests of what bf16 computes are about arithmetic, not speed, so they run
     everywhere with this.
     """
-    from cganzoo import fastpath
+    from cganzoo.training import fastpath
 
     monkeypatch.setattr(fastpath, "bf16_support", lambda device: (True, "treated as native by a test"))
 

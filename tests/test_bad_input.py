@@ -17,7 +17,8 @@ from hypothesis import strategies as st
 
 import cganzoo
 import toy_plugin
-from cganzoo import DatasetInfo, LabelledImages, hookimpl, plugins
+from cganzoo import DatasetInfo, LabelledImages, hookimpl
+from cganzoo.components import discovery as plugins
 from cganzoo.cli import main
 from cganzoo.config import RunConfig
 from cganzoo.errors import ConfigError, DataError, LabelError, PluginError

@@ -16,7 +16,7 @@ from cganzoo.bench.flops import counted_flops, mlp_cgan_step_flops
 from cganzoo.bench.reference import ReferencePipeline
 from cganzoo.bench.report import console_table, write_results
 from cganzoo.cli import main
-from cganzoo.components import create_dataset
+from cganzoo.components.factory import create_dataset
 from cganzoo.training import Trainer
 
 sys.path.insert(0, str(Path(__file__).parent / "evaluation"))

@@ -22,10 +22,10 @@ from cganzoo import (
     create_loss,
     model_preset,
 )
-from cganzoo.compatibility import check_combination
-from cganzoo.noise import BatchNoise
+from cganzoo.components.compatibility import check_combination
+from cganzoo.components.randomness import BatchNoise
 from cganzoo.config import validate_config
-from cganzoo.plugins import load_plugins
+from cganzoo.components.discovery import load_plugins
 from cganzoo.training import build_models
 
 REGISTRY = load_plugins().registry

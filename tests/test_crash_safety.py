@@ -23,8 +23,9 @@ import pytest
 import torch
 
 import cganzoo
-from cganzoo import checkpoint as ckpt
-from cganzoo.training import checkpointing, metrics_log, run_dir as run_dirs
+from cganzoo.runs import checkpoint as ckpt
+from cganzoo.runs import run_dir as run_dirs
+from cganzoo.training import checkpointing, metrics_log
 from cganzoo.cli import main
 from cganzoo.errors import CheckpointError, ConfigError, OutputError, TrainingDivergedError, TrainingInterrupted
 from cganzoo.training import Trainer
@@ -204,7 +205,7 @@ def sigint_delivered():
 
     A process started in the background by a non-interactive shell (as CI jobs
     can be) inherits SIGINT ignored, and cganzoo keeps an ignored signal
-    ignored (see cganzoo/stopping.py); these tests are about a Ctrl-C that
+    ignored (see cganzoo/training/signals.py); these tests are about a Ctrl-C that
     arrives, so they start from the interactive default.
     """
     before = signal.getsignal(signal.SIGINT)
@@ -431,7 +432,7 @@ def test_a_full_disk_while_logging_or_sampling_is_one_clear_error(tmp_path, regi
         monkeypatch.setattr(metrics_log, "open", full_open, raising=False)
         config, name = toy_config(tmp_path, log_interval=6), "metrics.jsonl"
     else:
-        monkeypatch.setattr("cganzoo.sampling.atomic_write_bytes", _enospc)
+        monkeypatch.setattr("cganzoo.components.sampling.atomic_write_bytes", _enospc)
         config, name = toy_config(tmp_path, sample_interval=6), "step_6.png"
     with pytest.raises(OutputError, match=rf"could not write '.*{name}': No space left on device; the last "
                                           rf"checkpoint \(step_000000005\) is kept: free space or fix permissions, "

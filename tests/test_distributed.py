@@ -26,12 +26,12 @@ import pytest
 import torch
 
 import cganzoo
-from cganzoo.checkpoint import latest_checkpoint, load_checkpoint
+from cganzoo.runs.checkpoint import latest_checkpoint, load_checkpoint
 from cganzoo.cli import build_parser, main
 from cganzoo.data.batches import EpochBatches
-from cganzoo.distributed import DistContext, ShardedEpochBatches, rank_step_seed
+from cganzoo.distributed.context import DistContext, ShardedEpochBatches, rank_step_seed
 from cganzoo.errors import ConfigError
-from cganzoo.launch import torchrun_argv, worker_argv
+from cganzoo.distributed.launch import torchrun_argv, worker_argv
 from cganzoo.training import Trainer
 
 TESTS = Path(__file__).parent
@@ -90,7 +90,7 @@ def one_rank_config(root: Path, name: str, max_steps: int, registry):
 @pytest.fixture(scope="module")
 def one_rank_run(two_rank_run, tmp_path_factory):
     """The same model in one process, 12 steps straight (checkpoints at 3, 6, 8 (epoch end), 9, 12)."""
-    from cganzoo.plugins import load_plugins
+    from cganzoo.components.discovery import load_plugins
 
     import toy_plugin
 

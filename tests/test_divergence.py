@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from cganzoo.divergence import LossWindow, first_bad_loss, first_non_finite
+from cganzoo.training.nonfinite import LossWindow, first_bad_loss, first_non_finite
 
 
 def test_the_window_records_reads_grows_and_restores():

@@ -14,7 +14,7 @@ BLOCKS = re.findall(r"^```python\n(.*?)^```", DOC.read_text(), flags=re.S | re.M
 
 
 def test_the_guide_has_one_example_per_hook():
-    from cganzoo.plugins import HOOK_KINDS
+    from cganzoo.components.discovery import HOOK_KINDS
 
     for hook in HOOK_KINDS:
         assert any(f"def {hook}(register)" in block for block in BLOCKS), hook

@@ -17,8 +17,8 @@ import torch
 
 import cganzoo
 from cganzoo.errors import ConfigError, OptionalDependencyError
-from cganzoo.fastpath import adam_options, resolved_adam_impl
-from cganzoo.plugins import load_plugins
+from cganzoo.training.fastpath import adam_options, resolved_adam_impl
+from cganzoo.components.discovery import load_plugins
 from cganzoo.training import Trainer
 
 STEPS = 6
@@ -267,7 +267,7 @@ def test_bf16_where_it_is_emulated_is_refused_before_training_in_one_line(emulat
 
 
 def test_amp_auto_is_bf16_where_native_and_fp32_where_emulated(tmp_path, registry, monkeypatch):
-    from cganzoo import fastpath
+    from cganzoo.training import fastpath
 
     native = make_trainer(tmp_path, registry, "native", amp="auto") if fastpath.bf16_support(torch.device("cpu"))[0] \
         else None

@@ -28,7 +28,7 @@ from cganzoo import (
     has_spectral_norm,
 )
 from cganzoo.config import validate_config
-from cganzoo.plugins import load_plugins
+from cganzoo.components.discovery import load_plugins
 from cganzoo.training import build_models
 from cganzoo.training.build import count_parameters
 

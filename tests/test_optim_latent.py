@@ -10,10 +10,10 @@ import torch
 
 import cganzoo
 from cganzoo.errors import ConfigError, UnknownComponentError
-from cganzoo.latent import sample_latent
+from cganzoo.components.randomness import sample_latent
 from cganzoo.training import Trainer, build_optimizers
 from cganzoo_training.optimizers import SGDParams, sgd_schedule
-from cganzoo.sampling import class_grid_inputs
+from cganzoo.components.sampling import class_grid_inputs
 
 
 def quiet(_):

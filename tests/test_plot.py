@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from cganzoo import plugins
+from cganzoo.components import discovery as plugins
 from cganzoo.cli import main
 from conftest import TOY_ENTRY_POINT, add_entry_points
 
@@ -43,8 +43,8 @@ def _records(run: Path) -> list[dict]:
 
 
 def test_plot_has_a_panel_per_curve_and_metric_and_a_grid_strip_per_run(runs):
-    from cganzoo.plots import plot_runs
-    from cganzoo.runs import read_runs
+    from cganzoo.runs.plots import plot_runs
+    from cganzoo.runs.history import read_runs
 
     evaluated, plain = runs
     evals = [r["eval"] for r in _records(evaluated) if "eval" in r]
@@ -172,9 +172,9 @@ def test_undefined_and_missing_values_are_gaps_and_dashes(tmp_path):
     """A null metric value (undefined, with a note) is a gap in the plot and n/a in compare; an absent one is '-'."""
     import math
 
-    from cganzoo.compare import comparison, format_comparison
-    from cganzoo.plots import plot_runs
-    from cganzoo.runs import read_runs
+    from cganzoo.runs.compare import comparison, format_comparison
+    from cganzoo.runs.plots import plot_runs
+    from cganzoo.runs.history import read_runs
 
     log = {"epoch": 0, "d_loss": 0.5, "g_loss": 0.7, "images_per_s": 100.0, "elapsed_s": 1.0}
     first = _write_run(tmp_path, "a", {"lr": 1e-3, "generator": {"name": "mlp", "params": {"hidden": [8]}}}, [

@@ -7,7 +7,7 @@ import types
 
 import pytest
 
-from cganzoo import plugins
+from cganzoo.components import discovery as plugins
 from conftest import add_entry_points
 
 BUILTIN = {"mlp", "conditioners", "losses", "datasets"}

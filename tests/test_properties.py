@@ -22,12 +22,12 @@ from cganzoo import (
     create_generator,
     create_loss,
 )
-from cganzoo.compatibility import check_combination
+from cganzoo.components.compatibility import check_combination
 from cganzoo.config import RunConfig
 from cganzoo.errors import IncompatibleError
-from cganzoo.noise import BatchNoise
-from cganzoo.objective import Objective
-from cganzoo.plugins import load_plugins
+from cganzoo.components.randomness import BatchNoise
+from cganzoo.training.objective import Objective
+from cganzoo.components.discovery import load_plugins
 
 REGISTRY = load_plugins().registry
 CONDITIONERS = REGISTRY.names("conditioner")

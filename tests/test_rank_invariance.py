@@ -15,9 +15,9 @@ import pytest
 import torch
 
 from cganzoo import BatchNoise, DatasetInfo, IncompatibleError
-from cganzoo.components import create_augmentation, create_conditioner, create_discriminator, create_loss
-from cganzoo.objective import Objective
-from cganzoo.plugins import load_plugins
+from cganzoo.components.factory import create_augmentation, create_conditioner, create_discriminator, create_loss
+from cganzoo.training.objective import Objective
+from cganzoo.components.discovery import load_plugins
 
 REGISTRY = load_plugins().registry
 INFO = DatasetInfo("digits", 10, tuple(f"class {k}" for k in range(10)), (1, 8, 8))

@@ -4,7 +4,7 @@ import pytest
 from pydantic import BaseModel, ConfigDict
 
 from cganzoo.errors import ConfigError, DuplicateComponentError, UnknownComponentError
-from cganzoo.registry import KINDS, Registry, make_register
+from cganzoo.components.registry import KINDS, Registry, make_register
 
 
 class P(BaseModel):

@@ -12,9 +12,9 @@ import torch
 
 import cganzoo
 from cganzoo import BatchNoise, DatasetInfo, create_augmentation, create_conditioner, create_discriminator, has_spectral_norm
-from cganzoo.components import create_loss
-from cganzoo.objective import Objective
-from cganzoo.plugins import load_plugins
+from cganzoo.components.factory import create_loss
+from cganzoo.training.objective import Objective
+from cganzoo.components.discovery import load_plugins
 
 REGISTRY = load_plugins().registry
 INFO = DatasetInfo("toy", 10, tuple(f"class {k}" for k in range(10)), (3, 16, 16))

@@ -25,7 +25,8 @@ import torch
 from torch import nn
 
 import cganzoo
-from cganzoo import DatasetInfo, GeneratorNetwork, LabelledImages, hookimpl, io, plugins
+from cganzoo import DatasetInfo, GeneratorNetwork, LabelledImages, hookimpl, io
+from cganzoo.components import discovery as plugins
 from cganzoo.cli import main
 from cganzoo.errors import ConfigError, DataError, LabelError
 from cganzoo.evaluation import MetricResult
@@ -360,7 +361,7 @@ def test_a_generator_with_tied_weights_checkpoints_and_resumes_with_the_tie_inta
 
 
 def test_save_checkpoint_accepts_tensors_sharing_memory(tmp_path):
-    from cganzoo import checkpoint as ckpt
+    from cganzoo.runs import checkpoint as ckpt
 
     module = nn.Sequential(nn.Linear(4, 4), nn.Linear(4, 4))
     module[1].weight = module[0].weight
@@ -419,7 +420,7 @@ def test_every_output_gets_the_mode_the_umask_gives(umask, tmp_path, toy_plugin,
 
 def test_bench_plots_and_mnist_cache_get_the_umask_mode(umask, tmp_path):
     pytest.importorskip("matplotlib")
-    from cganzoo.figures import pyplot, save_figure
+    from cganzoo.runs.figures import pyplot, save_figure
     from cganzoo.data.cache import TensorCache
 
     out = tmp_path / "bench"

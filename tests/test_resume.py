@@ -17,7 +17,7 @@ import cganzoo
 import toy_plugin
 from cganzoo import DatasetInfo, LabelledImages
 from cganzoo.errors import CheckpointError
-from cganzoo.plugins import load_plugins
+from cganzoo.components.discovery import load_plugins
 from cganzoo.training import Trainer
 
 

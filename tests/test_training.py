@@ -14,7 +14,7 @@ import torch
 import cganzoo
 import cganzoo.api
 from cganzoo.cli import main
-from cganzoo.plugins import load_plugins
+from cganzoo.components.discovery import load_plugins
 from cganzoo.training import Trainer
 from conftest import TOY_ENTRY_POINT, add_entry_points
 

@@ -234,7 +234,7 @@ def test_atomic_writes_get_the_usual_file_mode(tmp_path):
     import os
     import stat
 
-    from cganzoo.checkpoint import atomic_write_text  # still importable from there
+    from cganzoo.runs.checkpoint import atomic_write_text  # still importable from there
     from cganzoo.io import umask
 
     path = tmp_path / "config.json"

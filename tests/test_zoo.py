@@ -15,8 +15,8 @@ import cganzoo
 from cganzoo import DatasetInfo, create_conditioner, create_discriminator, create_generator, create_loss
 from cganzoo.cli import main
 from cganzoo.errors import IncompatibleError
-from cganzoo.noise import BatchNoise
-from cganzoo.objective import Objective
+from cganzoo.components.randomness import BatchNoise
+from cganzoo.training.objective import Objective
 from cganzoo.training import build_models
 from conftest import TOY_ENTRY_POINT, add_entry_points
 

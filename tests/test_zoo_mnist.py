@@ -20,7 +20,7 @@ from PIL import Image
 import cganzoo
 from cganzoo import OptionalDependencyError
 from cganzoo.cli import main
-from cganzoo.plugins import load_plugins
+from cganzoo.components.discovery import load_plugins
 
 REGISTRY = load_plugins().registry
 MODELS = REGISTRY.names("model")

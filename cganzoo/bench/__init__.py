@@ -1,5 +1,7 @@
 """The benchmark runner behind ``cganzoo bench`` (and ``benchmarks/run.py``).
 
+May import anything below the CLI (the API, training, evaluation, runs, ...).
+
 It trains registered models through the same :class:`cganzoo.training.Trainer`
 users run and reports, per row: training images per second at steady state
 (warm-up excluded), step time, peak memory, model FLOPs per image, achieved

@@ -65,7 +65,7 @@ def describe_machine(device: torch.device) -> dict[str, Any]:
     ``platform``, ``versions``, ``load_average_start``, ``bf16`` (``{"native": bool,
     "detail": str}``: whether bf16 matrix products run natively on the device).
     """
-    from cganzoo import fastpath
+    from cganzoo.training import fastpath
 
     cpu = _cpuinfo()
     flags = set(cpu.get("flags", "").split())

@@ -18,7 +18,7 @@ from typing import Any, Callable
 import numpy as np
 from PIL import Image
 
-from cganzoo.registry import Registry
+from cganzoo.components.registry import Registry
 
 
 @dataclass
@@ -102,7 +102,7 @@ def compare_quality(config_for: Callable[[str, dict[str, Any]], Any], variants: 
 
 def plot_quality(runs: list[QualityRun], path: Path, title: str = "") -> Path:
     """Loss curves (D and G) of every run, and their final sample grids, in one PNG."""
-    from cganzoo.figures import pyplot, save_figure
+    from cganzoo.runs.figures import pyplot, save_figure
 
     fig = pyplot().figure(figsize=(5 * max(2, len(runs)), 9))
     grid = fig.add_gridspec(2, max(2, len(runs)), height_ratios=[1, 1.3])

@@ -29,7 +29,7 @@ import torch
 from torch.utils.data import DataLoader
 from torchvision import datasets, transforms
 
-from cganzoo.components import create_loss
+from cganzoo.components.factory import create_loss
 from cganzoo.config import RunConfig
 from cganzoo.data.idx import idx_bytes
 from cganzoo.errors import IncompatibleError

@@ -12,7 +12,7 @@ from typing import Sequence
 
 from cganzoo.bench.machine import format_load, format_threads
 from cganzoo.bench.suite import CONV_ROOF_SHARE, BenchResult, Row
-from cganzoo.figures import pyplot, save_figure
+from cganzoo.runs.figures import pyplot, save_figure
 from cganzoo.io import atomic_write_json, atomic_write_text, make_dirs
 
 _COLUMNS: tuple[tuple[str, str], ...] = (

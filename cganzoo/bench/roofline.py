@@ -17,7 +17,7 @@ from typing import Iterator
 import torch
 import torch.nn.functional as F
 
-from cganzoo.fastpath import quiet_cuda_runtime_warning
+from cganzoo.training.fastpath import quiet_cuda_runtime_warning
 
 quiet_cuda_runtime_warning()  # torch.utils.benchmark imports torch.utils.cpp_extension
 from torch.utils.benchmark import Timer  # noqa: E402

@@ -42,12 +42,12 @@ from cganzoo.bench.measure import Measurement, measure_fit, measure_loop
 from cganzoo.bench.quality import QualityRun, compare_quality
 from cganzoo.bench.reference import ReferencePipeline
 from cganzoo.bench.roofline import ConvResult, MatmulResult, measure_conv_roof, measure_roofline, peak_gflops
-from cganzoo.components import create_dataset, get_registry
+from cganzoo.components.factory import create_dataset, get_registry
 from cganzoo.config import RunConfig
 from cganzoo.errors import CganzooError, ConfigError
-from cganzoo.registry import Registry
-from cganzoo.device import resolve_device
-from cganzoo import fastpath
+from cganzoo.components.registry import Registry
+from cganzoo.distributed.device import resolve_device
+from cganzoo.training import fastpath
 from cganzoo.training import Trainer
 
 #: Variant name tokens (joined with ``+``, e.g. ``bf16+compile``) -> RunConfig fields.

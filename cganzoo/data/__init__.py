@@ -9,6 +9,9 @@ oversized data with :func:`check_memory`; and returns
 :meth:`ImageSplits.to_labelled`. The core then resizes once
 (:func:`resize_images`) and serves shuffled batches (:class:`EpochBatches`).
 ``docs/datasets.md`` shows a plugin built on these in a few lines.
+
+May import: :mod:`cganzoo.interfaces`, :mod:`cganzoo.conditions`, :mod:`cganzoo.io`,
+:mod:`cganzoo.errors`. A data set's specifics live in its plugin, not here.
 """
 
 from cganzoo.data.batches import EpochBatches, epoch_permutation, resize_images, to_unit_range

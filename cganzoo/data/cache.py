@@ -62,9 +62,8 @@ def default_cache_dir() -> Path:
 
 
 def one_line(err: BaseException) -> str:
-    """An exception as one line of at most 300 characters; non-cganzoo errors keep their type name."""
-    text = " ".join(str(err).split()) or "no details"  # line breaks become spaces, not clause separators
-    return errors.one_line(text if isinstance(err, DataError) else f"{type(err).__name__}: {text}", limit=300)
+    """An exception as one line of at most 300 characters (:func:`cganzoo.errors.describe`), for data sources' logs."""
+    return errors.describe(err, limit=300, sep=" ")
 
 
 class TensorCache:

@@ -17,7 +17,7 @@ import torch
 
 from cganzoo.errors import DataError
 from cganzoo.interfaces import DatasetInfo, LabelledImages
-from cganzoo.labels import check_labels
+from cganzoo.conditions.labels import check_labels
 
 __all__ = ["ImageSplits", "available_memory_bytes", "check_memory", "check_splits", "format_bytes"]
 

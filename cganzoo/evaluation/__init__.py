@@ -15,14 +15,17 @@
   torch-fidelity (optional: ``pip install 'cganzoo[inception]'`` and the
   weights file) for FID, KID and the Inception Score, with real-data reference
   features cached by data checksum;
-* :class:`EvaluationContext` / :class:`MetricResult`: what a metric
-  (:class:`cganzoo.interfaces.Metric`) receives and returns;
+* :class:`Metric`, the contract a metric plugin implements (``register_metrics``),
+  beside :class:`EvaluationContext` / :class:`MetricResult`, what it receives and returns;
 * :func:`evaluate_generator`, :func:`evaluate_samples` (and :func:`cganzoo.api.evaluate_run` for a run directory):
   every registered metric on one shared set of samples.
 
 The metrics themselves are registered by the built-in ``metrics`` plugin
 (``plugins/cganzoo_metrics``) through the ``register_metrics`` hook, as a
 third-party metric would be.
+
+May import: components, data, interfaces, conditions, io, errors; never training,
+runs, the API or the CLI.
 
 Example::
 
@@ -33,7 +36,7 @@ Example::
 """
 
 from cganzoo.evaluation import inception
-from cganzoo.evaluation.context import SPLITS, EvaluationContext, MetricResult
+from cganzoo.evaluation.context import SPLITS, EvaluationContext, Metric, MetricResult
 from cganzoo.evaluation.density_coverage import density_coverage
 from cganzoo.evaluation.evaluate import (
     EVAL_SEED,
@@ -69,6 +72,7 @@ __all__ = [
     "Judge",
     "JudgeNet",
     "JudgeRecipe",
+    "Metric",
     "MetricResult",
     "check_unit_range",
     "class_balanced_labels",

@@ -1,4 +1,4 @@
-"""What a metric receives and what it returns: :class:`EvaluationContext` and :class:`MetricResult`.
+"""A metric's contract: :class:`Metric`, what it receives (:class:`EvaluationContext`) and returns (:class:`MetricResult`).
 
 Every metric of an evaluation sees the same context: one set of generated
 images with their condition labels, the real data set (train and test splits),
@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Hashable
+from typing import Any, Callable, Hashable, Protocol, runtime_checkable
 
 import torch
 
@@ -213,3 +213,29 @@ class EvaluationContext:
         if judge:
             record["judge"] = self.judge.describe()
         return record
+
+
+@runtime_checkable
+class Metric(Protocol):
+    """An evaluation metric: a pure function of an evaluation context.
+
+    ``compute`` receives a :class:`cganzoo.evaluation.EvaluationContext`
+    holding the generated images ``(N, C, h, w)`` in ``[-1, 1]`` with their
+    condition labels ``(N,)``, the real data set (uint8 train and test splits),
+    the evaluation seed and, on demand, the judge classifier and its cached
+    features and logits of each image set. It returns a
+    :class:`cganzoo.evaluation.MetricResult`: named values, the protocol they
+    were measured under (start from ``context.protocol()``: sample counts,
+    seed, judge checksum) and caveats. A metric never trains the generator and
+    draws random numbers only from generators seeded with ``context.seed``, so
+    an evaluation is repeatable.
+    """
+
+    def compute(self, context: EvaluationContext) -> MetricResult:
+        """Measure the context's generated images.
+
+        Raises:
+            EvaluationError: the metric cannot be computed on this context
+                (e.g. too few samples); the message says what it needs.
+        """
+        ...

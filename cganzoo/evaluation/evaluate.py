@@ -27,8 +27,8 @@ from cganzoo.evaluation.context import EvaluationContext, MetricResult
 from cganzoo.evaluation.judge import Judge, JudgeRecipe, load_or_train_judge
 from cganzoo.interfaces import LabelledImages
 from cganzoo.io import json_safe
-from cganzoo.latent import sample_latent
-from cganzoo.registry import Registry
+from cganzoo.components.randomness import sample_latent
+from cganzoo.components.registry import Registry
 
 #: Default evaluation sample count per class (10,000 for 10 classes).
 SAMPLES_PER_CLASS = 1000
@@ -193,7 +193,7 @@ def generate_eval_samples(generator: torch.nn.Module, num_classes: int, *, per_c
 
 
 def _metric_components(metrics: Sequence[str | dict[str, Any]] | None, registry: Registry | None):
-    from cganzoo.components import get_registry
+    from cganzoo.components.factory import get_registry
 
     reg = get_registry(registry)
     if metrics is None:

@@ -33,7 +33,7 @@ from pathlib import Path
 
 import torch
 
-from cganzoo.components import create_dataset
+from cganzoo.components.factory import create_dataset
 from cganzoo.evaluation.judge import SHIPPED_JUDGES_DIR, recipe_for, save_shipped_judge, train_judge
 
 #: The data sets whose reference judges ship with cganzoo.

@@ -7,7 +7,13 @@
 * :class:`CallbackList` (``callbacks.py``) and the built-in callbacks: ``progress.py``,
   ``metrics_log.py``, ``sample_grids.py``, ``checkpointing.py``, ``periodic_eval.py``.
 * :class:`Trainer` (``trainer.py``): builds all of it from a :class:`cganzoo.config.RunConfig`
-  (``build.py``) and owns the run directory (``run_dir.py``).
+  (``build.py``) and owns the run directory (:mod:`cganzoo.runs.run_dir`).
+* What only training uses: the objective (``objective.py``), the fast path
+  (``fastpath.py``: Adam kernels, autocast, CUDA graphs), finding NaN and
+  infinity (``nonfinite.py``), stopping on SIGINT/SIGTERM (``signals.py``).
+
+May import: evaluation (periodic evaluation), runs, distributed, components,
+data, config, interfaces, conditions, io, errors; never the API, the CLI or bench.
 """
 
 from cganzoo.training.build import (

@@ -16,7 +16,7 @@ from typing import Any, Sequence
 
 import torch
 
-from cganzoo.components import (
+from cganzoo.components.factory import (
     create_callback,
     create_conditioner,
     create_discriminator,
@@ -25,8 +25,9 @@ from cganzoo.components import (
     get_registry,
 )
 from cganzoo.config import RunConfig
-from cganzoo.interfaces import Callback, ConditionalDiscriminator, ConditionalGenerator, DatasetInfo, LabelledImages
-from cganzoo.registry import Registry
+from cganzoo.components.composition import ConditionalDiscriminator, ConditionalGenerator
+from cganzoo.interfaces import Callback, DatasetInfo, LabelledImages
+from cganzoo.components.registry import Registry
 from cganzoo.training.state import Optimizers
 
 #: Component slots of a run config and the registry kind each names.
@@ -177,7 +178,7 @@ def component_provenance(config: RunConfig, registry: Registry | None = None) ->
         ``discriminator_optimizer``) and each callback (``callbacks``: a list);
         a plugin registered by hand (no entry point) has distribution ``null``.
     """
-    from cganzoo.plugins import plugin_distributions
+    from cganzoo.components.discovery import plugin_distributions
 
     reg, dists = get_registry(registry), plugin_distributions()
 

@@ -1,6 +1,6 @@
 """Checkpoints of a run: written by the :class:`Checkpointing` callback, read back by :func:`restore_latest`.
 
-A checkpoint (:mod:`cganzoo.checkpoint` for the file format) holds G's and D's
+A checkpoint (:mod:`cganzoo.runs.checkpoint` for the file format) holds G's and D's
 weights, the training state (:meth:`TrainingState.state_dict`: optimizers,
 every RNG, the fixed sample noise, the loss window, the step), each callback's
 ``state_dict`` and a sampling generator's weights (the EMA of G), and records
@@ -18,7 +18,7 @@ from typing import Any
 
 import torch
 
-from cganzoo.checkpoint import latest_checkpoint, load_latest_checkpoint, load_module_state, save_checkpoint
+from cganzoo.runs.checkpoint import latest_checkpoint, load_latest_checkpoint, load_module_state, save_checkpoint
 from cganzoo.errors import CheckpointError, ConfigError, ResumeMismatchError, TrainingDivergedError
 from cganzoo.interfaces import Callback
 from cganzoo.training.build import dataset_differences

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Iterator
 
 import torch
 
-from cganzoo.stopping import StopRequest, stop_signals_handled
+from cganzoo.training.signals import StopRequest, stop_signals_handled
 
 if TYPE_CHECKING:
     from cganzoo.training.trainer import Trainer

@@ -7,7 +7,7 @@ from typing import Any
 
 from cganzoo.errors import OutputError
 from cganzoo.interfaces import Callback
-from cganzoo.sampling import PER_CLASS, generate, save_grid
+from cganzoo.components.sampling import PER_CLASS, generate, save_grid
 
 
 class SampleGrids(Callback):

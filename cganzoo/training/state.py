@@ -18,9 +18,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from cganzoo.checkpoint import flatten_optimizer_state, unflatten_optimizer_state
-from cganzoo.divergence import LossWindow, first_non_finite
-from cganzoo.interfaces import ConditionalDiscriminator, ConditionalGenerator, ScheduledOptimizer
+from cganzoo.runs.checkpoint import flatten_optimizer_state, unflatten_optimizer_state
+from cganzoo.training.nonfinite import LossWindow, first_non_finite
+from cganzoo.components.composition import ConditionalDiscriminator, ConditionalGenerator
+from cganzoo.interfaces import ScheduledOptimizer
 
 
 @dataclass
@@ -48,7 +49,7 @@ class TrainingState:
         discriminator: ``D`` (unwrapped).
         optimizers: Both players' optimizers.
         noise: The run's noise generator on the training device (``z``, the
-            generator's labels, penalties' draws; see :class:`cganzoo.noise.BatchNoise`).
+            generator's labels, penalties' draws; see :class:`cganzoo.components.randomness.BatchNoise`).
         fixed_z: float ``(rows * 10, latent_dim)``: the sample grid's noise, the same all run long.
         fixed_y: int64 ``(rows * 10,)``: the sample grid's labels, row ``i`` class ``i``.
         losses: Per-step ``(d_loss, g_loss)`` of the current log window, on the device.

@@ -5,7 +5,7 @@ reference MLP CGAN's step, operation for operation (``tests/test_runner.py``
 checks it bit for bit against the reference script's loop on CPU):
 
 1. generator update: fresh ``z`` from the latent prior (reference: ``N(0, 1)``,
-   :mod:`cganzoo.latent`) and labels drawn uniformly,
+   :mod:`cganzoo.components.randomness`) and labels drawn uniformly,
    ``g_loss = loss.generator_loss(D(G(z, y_g), y_g))``;
 2. discriminator update on the real batch and the detached fakes of step 1,
    ``d_loss = loss.discriminator_loss(D(x, y), D(G(z, y_g).detach(), y_g))``.
@@ -17,7 +17,7 @@ the G update: the first scores the fakes of the G update (as the reference
 does), each later one fresh fakes of the updated G (drawn without a graph).
 Over a run this is Algorithm 1's alternation shifted by one G update at the
 start. Components add terms through their interfaces
-(:mod:`cganzoo.objective`): a discriminator-side conditioner's auxiliary
+(:mod:`cganzoo.training.objective`): a discriminator-side conditioner's auxiliary
 losses (AC-GAN), a loss's penalty (WGAN-GP), the R1 penalty and an
 augmentation of D's inputs (DiffAugment). After each optimizer update the
 updated network's ``constrain_()`` projects its weights (a no-op unless the
@@ -25,7 +25,7 @@ network defines a constraint, e.g. ``paper-maxout``'s max-norm).
 
 Every random draw of the step (``z``, the generator's labels, a penalty's
 weights, an augmentation's shifts and masks) comes from the run's noise generator through
-:class:`cganzoo.noise.BatchNoise`: drawn for the global batch, this rank's
+:class:`cganzoo.components.randomness.BatchNoise`: drawn for the global batch, this rank's
 shard kept, so ``N`` processes draw what one process draws.
 """
 
@@ -33,8 +33,8 @@ from __future__ import annotations
 
 import torch
 
-from cganzoo.noise import BatchNoise
-from cganzoo.objective import Objective
+from cganzoo.components.randomness import BatchNoise
+from cganzoo.training.objective import Objective
 from cganzoo.training.state import TrainingState
 
 
@@ -54,7 +54,7 @@ class TrainStep:
 
     Args:
         state: The training state (its ``step`` picks the optimizers' schedule).
-        objective: The run's losses (:class:`cganzoo.objective.Objective`).
+        objective: The run's losses (:class:`cganzoo.training.objective.Objective`).
         generator: ``G`` as called for the G update (DDP-wrapped under torchrun).
         discriminator: ``D`` as called for the D updates (DDP-wrapped under torchrun).
         noise: The step's source of randomness.

@@ -25,22 +25,23 @@ from typing import Any, Callable, Sequence
 import numpy as np
 import torch
 
-from cganzoo.compatibility import check_combination, has_batch_statistics
-from cganzoo.components import create_augmentation, create_dataset, create_loss
+from cganzoo.components.compatibility import check_combination, has_batch_statistics
+from cganzoo.components.factory import create_augmentation, create_dataset, create_loss
 from cganzoo.config import RunConfig
 from cganzoo.data.batches import resize_images
-from cganzoo.device import resolve_device
-from cganzoo.distributed import DistContext, check_multi_rank_config
-from cganzoo.divergence import LossWindow, first_bad_loss
+from cganzoo.distributed.device import resolve_device
+from cganzoo.distributed.context import DistContext, check_multi_rank_config
+from cganzoo.training.nonfinite import LossWindow, first_bad_loss
 from cganzoo.errors import ConfigError, DataError, TrainingDivergedError, TrainingInterrupted
-from cganzoo.fastpath import adam_options, bf16_support, check_fast_path, fast_modules, fast_step
+from cganzoo.training.fastpath import adam_options, bf16_support, check_fast_path, fast_modules, fast_step
 from cganzoo.interfaces import Callback
-from cganzoo.noise import BatchNoise
-from cganzoo.objective import Objective
-from cganzoo.registry import Registry
-from cganzoo.sampling import class_grid_inputs
-from cganzoo.stopping import StopRequest
-from cganzoo.training import checkpointing, run_dir as run_dirs
+from cganzoo.components.randomness import BatchNoise
+from cganzoo.training.objective import Objective
+from cganzoo.components.registry import Registry
+from cganzoo.components.sampling import class_grid_inputs
+from cganzoo.training.signals import StopRequest
+from cganzoo.runs import run_dir as run_dirs
+from cganzoo.training import checkpointing
 from cganzoo.training.build import (
     build_callbacks,
     build_models,

@@ -4,7 +4,7 @@
   run-wide defaults exactly what the reference MLP CGAN does (lr 2e-4,
   betas (0.5, 0.999), no weight decay). The fast path chooses the kernel
   (``foreach`` on CPU, bit-identical to PyTorch's default loop; ``fused`` on
-  CUDA; see :mod:`cganzoo.fastpath`).
+  CUDA; see :mod:`cganzoo.training.fastpath`).
 * ``sgd``: SGD with momentum and the schedule of Mirza & Osindero 2014, Sec. 4.1:
   "stochastic gradient decent with mini-batches of size 100 and initial learning rate
   of 0.1 which was exponentially decreased down to .000001 with decay factor of

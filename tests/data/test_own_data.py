@@ -394,7 +394,7 @@ def test_cdcgan_trains_samples_and_evaluates_on_a_colour_folder(tmp_path, capsys
 
 
 def test_save_grid_labels_each_row_and_checks_the_count(tmp_path):
-    from cganzoo.sampling import save_grid
+    from cganzoo.components.sampling import save_grid
 
     images = torch.rand(6, 1, 28, 28) * 2 - 1
     plain = Image.open(save_grid(images, tmp_path / "plain.png", nrow=3))

@@ -9,7 +9,8 @@ import pytest
 import torch
 
 import cganzoo
-from cganzoo import EvaluationContext, EvaluationError, Metric, MetricResult, hookimpl, plugins
+from cganzoo import EvaluationContext, EvaluationError, Metric, MetricResult, hookimpl
+from cganzoo.components import discovery as plugins
 from cganzoo.errors import UnknownComponentError
 from cganzoo.evaluation import evaluate_generator, evaluate_samples, generate_eval_samples
 from judges import quiet, toy_data, toy_judge, toy_judge_dir  # noqa: F401  (fixtures)

@@ -34,8 +34,8 @@ from typing import Any, Iterable
 import pluggy
 
 from cganzoo import hookspecs
-from cganzoo.errors import UnknownComponentError, one_line
-from cganzoo.registry import Registry, make_register
+from cganzoo.errors import CganzooError, UnknownComponentError, describe
+from cganzoo.components.registry import Registry, make_register
 
 ENTRY_POINT_GROUP = "cganzoo"
 
@@ -147,8 +147,8 @@ def details_of(pm: pluggy.PluginManager) -> list[str]:
 
 
 def _describe(exc: BaseException) -> str:
-    """``Type: message`` on one line (pluggy's validation errors span several)."""
-    return f"{type(exc).__name__}: {one_line(str(exc))}"
+    """``Type: message`` on one line (pluggy's validation errors span several), whatever raised it."""
+    return f"{type(exc).__name__}: {describe(exc)}" if isinstance(exc, CganzooError) else describe(exc)
 
 
 def plugin_order(pm: pluggy.PluginManager, names: Iterable[str] | None = None) -> list[str]:

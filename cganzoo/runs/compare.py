@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from typing import Any, Sequence
 
-from cganzoo.runs import RunHistory, eval_scalars
+from cganzoo.runs.history import RunHistory, eval_scalars
 
 #: Config fields never shown as differences.
 IGNORED_FIELDS = ("out",)

@@ -16,8 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
-from cganzoo.figures import pyplot, save_figure
-from cganzoo.runs import RunHistory, first_middle_last
+from cganzoo.runs.figures import pyplot, save_figure
+from cganzoo.runs.history import RunHistory, first_middle_last
 
 #: The logged curves, in panel order: key in metrics.jsonl -> panel title.
 LOGGED = {"d_loss": "discriminator loss (d_loss)", "g_loss": "generator loss (g_loss)",
@@ -56,7 +56,7 @@ def plot_runs(runs: Sequence[RunHistory], title: str | None = None) -> RunPlot:
     """Draw the curves and sample-grid strips of ``runs`` (see the module docstring).
 
     Args:
-        runs: Runs read with :func:`cganzoo.runs.read_runs`; each is one line per panel.
+        runs: Runs read with :func:`cganzoo.runs.history.read_runs`; each is one line per panel.
         title: Figure title (default: the run's model and data set for one run, the run names for several).
 
     Returns:

@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from cganzoo.checkpoint import checkpoint_names
+from cganzoo.runs.checkpoint import checkpoint_names
 from cganzoo.errors import ConfigError, OutputError
 from cganzoo.io import atomic_write_text, dumps_json, make_dirs, probe_writable
 

@@ -15,7 +15,8 @@ from typing import Any, Callable
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from cganzoo.errors import CganzooError, ConfigError, DuplicateComponentError, PluginError, UnknownComponentError
+from cganzoo.errors import (CganzooError, ConfigError, DuplicateComponentError, PluginError, UnknownComponentError,
+                            format_validation_error)
 
 #: Kinds of component, in the order ``cganzoo list`` prints them.
 KINDS: tuple[str, ...] = (
@@ -165,20 +166,6 @@ class Registry:
                 f"{kind} {name!r} (from plugin {component.plugin!r}) failed to build: {type(exc).__name__}: {first}"
             ) from exc
 
-
-def format_validation_error(exc: ValidationError) -> str:
-    """One line per problem: ``field: message (got value)``."""
-    parts = []
-    for err in exc.errors():
-        # A key from a config file may hold control characters (even line separators): escape them.
-        loc = ".".join(str(p) if str(p).isprintable() else ascii(str(p)) for p in err["loc"]) or "(root)"
-        got = err.get("input")
-        shown = "" if isinstance(got, dict) else f" (got {got!r})"
-        message = err["msg"]
-        if err["type"] == "value_error":  # our validators' own sentence, without pydantic's "Value error, "
-            message = message.removeprefix("Value error, ")
-        parts.append(f"{loc}: {message}{shown}")
-    return "; ".join(parts)
 
 
 def make_register(registry: Registry, kind: str | None, plugin: str) -> Callable[..., Component]:

@@ -1,7 +1,7 @@
 """The layer contract in pyproject.toml ([tool.importlinter]) holds: lower layers never import higher ones.
 
-interfaces and errors at the bottom; registry, config, device; components; evaluation; training; api;
-cli and bench on top. Lazy imports inside functions count too (import-linter reads every import).
+errors at the bottom; io and conditions; interfaces and hookspecs; config; components and data;
+evaluation, distributed and runs; training; api; bench; cli on top. Lazy and type-only imports inside functions count too (import-linter reads every import).
 """
 
 from __future__ import annotations

@@ -32,8 +32,9 @@ from typing import Callable
 
 import torch
 
-from cganzoo.interfaces import AdversarialLoss, Augmentation, ConditionalDiscriminator
-from cganzoo.noise import BatchNoise
+from cganzoo.components.composition import ConditionalDiscriminator
+from cganzoo.interfaces import AdversarialLoss, Augmentation
+from cganzoo.components.randomness import BatchNoise
 
 
 class Objective:
@@ -47,7 +48,7 @@ class Objective:
             the forward passes.
         noise: The randomness a penalty or an augmentation needs (WGAN-GP's
             interpolation weights, DiffAugment's shifts): a
-            :class:`cganzoo.noise.BatchNoise` over the run's noise generator,
+            :class:`cganzoo.components.randomness.BatchNoise` over the run's noise generator,
             so the draws do not depend on the number of processes.
         augmentation: Applied to every image batch before D, or ``None``.
         r1_gamma: R1 weight ``gamma`` (0: off).

@@ -7,7 +7,7 @@ this process, exactly as if one had typed::
 
 torchrun starts the workers, gives each its rank, watches them, and stops all of
 them when one fails (no restarts: ``--max-restarts 0``). Nothing here is a
-launcher of our own; see :mod:`cganzoo.distributed` for what the workers do.
+launcher of our own; see :mod:`cganzoo.distributed.context` for what the workers do.
 """
 
 from __future__ import annotations
@@ -77,7 +77,7 @@ def check_launch_args(args: argparse.Namespace, batch_size: int) -> None:
         ConfigError: a bad ``--nproc``, a nested launch, or a global batch that
             does not split over the ranks.
     """
-    from cganzoo.distributed import launched_by_torchrun
+    from cganzoo.distributed.context import launched_by_torchrun
 
     if launched_by_torchrun():
         raise ConfigError("--nproc launches torchrun, but this process already runs under torchrun; "

@@ -1,7 +1,7 @@
 """Data-parallel training on PyTorch's own engine: ``torch.distributed``, DDP, ``torchrun``.
 
 ``torchrun --nproc_per_node N -m cganzoo run ...`` (or ``cganzoo run --nproc N``,
-which launches torchrun, see :mod:`cganzoo.launch`) starts N processes
+which launches torchrun, see :mod:`cganzoo.distributed.launch`) starts N processes
 ("ranks"). Each finds its rank in the environment torchrun sets (``RANK``,
 ``WORLD_SIZE``, ``LOCAL_RANK``, ``MASTER_ADDR``, ``MASTER_PORT``) and joins one
 process group: NCCL when training on CUDA (rank ``r`` on ``cuda:LOCAL_RANK``),
@@ -46,7 +46,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import re
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Callable, Iterator, TypeVar
@@ -55,7 +54,7 @@ import torch
 from torch import nn
 
 from cganzoo.data.batches import EpochBatches
-from cganzoo.errors import CganzooError, ConfigError, DistributedError
+from cganzoo.errors import CganzooError, ConfigError, DistributedError, describe
 
 T = TypeVar("T")
 
@@ -398,16 +397,11 @@ def init_distributed(device: torch.device, timeout_s: float = 600.0) -> DistCont
                                              world_size=world_size, **kwargs)
     except (RuntimeError, ValueError) as exc:
         raise DistributedError(f"rank {rank} of {world_size} could not join the process group ({backend}): "
-                               f"{_first_line(exc)}") from exc
+                               f"{describe(exc, first_sentence=True, typed=False)}") from exc
     return DistContext(device=device, rank=rank, world_size=world_size, local_rank=local_rank, backend=backend,
                        timeout_s=timeout_s)
 
 
-def _first_line(exc: BaseException) -> str:
-    """The gist of an error: its first sentence, without gloo's ``[source.cc:123]`` prefix."""
-    text = re.sub(r"^\[[^\]]*\]\s*", "", str(exc).strip())
-    text = text.splitlines()[0] if text else type(exc).__name__
-    return text.split(". ")[0].rstrip(".")
 
 
 #: Text of errors torch raises when a peer or a collective fails (gloo raises plain RuntimeError).
@@ -463,7 +457,7 @@ def distributed_session(device: torch.device, timeout_s: float = 600.0) -> Itera
             global _GROUP_BROKEN
             broken = _GROUP_BROKEN = True
             raise DistributedError(
-                f"rank {ctx.rank} of {ctx.world_size}: a collective failed: {_first_line(exc)}. Another rank "
+                f"rank {ctx.rank} of {ctx.world_size}: a collective failed: {describe(exc, first_sentence=True, typed=False)}. Another rank "
                 f"died, stalled for more than {ctx.timeout_s:g} s (--dist-timeout), or the network broke; "
                 f"the other ranks' messages may say which"
             ) from exc

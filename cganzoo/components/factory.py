@@ -1,7 +1,7 @@
 """``create_*`` and ``list_*``: build registered components by name (the timm pattern).
 
 Each function takes an optional ``registry``; without one it uses the
-process-wide registry that :func:`cganzoo.plugins.default_host` builds from
+process-wide registry that :func:`cganzoo.components.discovery.default_host` builds from
 the installed plugins on first use.
 """
 
@@ -18,22 +18,21 @@ from cganzoo.interfaces import (
     Augmentation,
     Callback,
     Conditioner,
-    ConditionalDiscriminator,
-    ConditionalGenerator,
     DatasetInfo,
     LabelledImages,
     ScheduledOptimizer,
-    check_mechanisms,
 )
-from cganzoo.errors import IncompatibleError, PluginError
-from cganzoo.registry import Component, Registry
+from cganzoo.errors import PluginError
+from cganzoo.components.compatibility import check_conditioner_role, check_discriminator_parts, check_generator_parts
+from cganzoo.components.composition import ConditionalDiscriminator, ConditionalGenerator
+from cganzoo.components.registry import Component, Registry
 
 
 def get_registry(registry: Registry | None = None) -> Registry:
     """The given registry, or the one built from the installed plugins."""
     if registry is not None:
         return registry
-    from cganzoo.plugins import default_host
+    from cganzoo.components.discovery import default_host
 
     return default_host().registry
 
@@ -119,9 +118,7 @@ def create_conditioner(name: str, params: dict[str, Any] | None = None, *, info:
     cond_dim = getattr(conditioner, "cond_dim", None)
     if not isinstance(cond_dim, int) or cond_dim < 0:
         raise PluginError(f"conditioner {name!r} has no non-negative integer cond_dim (got {cond_dim!r})")
-    if role == "generator" and conditioner.reads_features:
-        raise IncompatibleError(f"conditioner {name!r} built for the generator conditions a discriminator's "
-                                "features; it cannot condition a generator")
+    check_conditioner_role(conditioner, role, name=name)
     # Error messages about combinations name components as the user wrote them.
     conditioner.component_name = name
     return conditioner
@@ -142,7 +139,7 @@ def create_generator(name: str, params: dict[str, Any] | None = None, *, conditi
     """
     net = get_registry(registry).create("generator", name, params, latent_dim=latent_dim,
                                      cond_dim=conditioner.cond_dim, img_shape=tuple(img_shape))
-    check_mechanisms("generator", conditioner, net, network_name=name)
+    check_generator_parts(conditioner, net, network_name=name)
     return ConditionalGenerator(conditioner, net)
 
 
@@ -157,13 +154,7 @@ def create_discriminator(name: str, params: dict[str, Any] | None = None, *, con
     """
     net = get_registry(registry).create("discriminator", name, params, cond_dim=conditioner.cond_dim,
                                      img_shape=tuple(img_shape))
-    if conditioner.reads_features and not getattr(net, "feature_dim", None):
-        raise IncompatibleError(
-            f"conditioner {getattr(conditioner, 'component_name', type(conditioner).__name__)!r} conditions the "
-            f"discriminator's features, but discriminator {name!r} exposes none (no feature_dim); "
-            "pick a discriminator that does (see docs/plugins.md), or another conditioner"
-        )
-    check_mechanisms("discriminator", conditioner, net, network_name=name)
+    check_discriminator_parts(conditioner, net, network_name=name)
     return ConditionalDiscriminator(conditioner, net)
 
 
@@ -228,7 +219,6 @@ def create_callback(name: str, params: dict[str, Any] | None = None, *, registry
 
 
 __all__ = [
-    "IncompatibleError",
     "create_augmentation",
     "create_callback",
     "create_optimizer",

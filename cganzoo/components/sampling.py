@@ -10,7 +10,7 @@ import torch
 from torchvision.utils import make_grid, save_image
 
 from cganzoo.io import atomic_write_bytes, make_dirs
-from cganzoo.latent import sample_latent
+from cganzoo.components.randomness import sample_latent
 
 #: Images per class row in a run's sample grids.
 PER_CLASS = 10
@@ -24,7 +24,7 @@ def class_grid_inputs(num_classes: int, latent_dim: int, seed: int, per_class: i
     same ``z`` in every row, so a column shows one "style" across classes.
 
     Args:
-        distribution: Latent prior, ``"normal"`` or ``"uniform"`` (:mod:`cganzoo.latent`).
+        distribution: Latent prior, ``"normal"`` or ``"uniform"`` (:mod:`cganzoo.components.randomness`).
 
     Returns:
         ``z`` float32 ``(num_classes * per_class, latent_dim)`` from the prior and
