@@ -1,4 +1,12 @@
-"""The ``cganzoo`` command line: a thin layer over :mod:`cganzoo.api`.
+"""The ``cganzoo`` command line: the arguments of each command, and one function per command.
+
+Each command calls the room that does its work: ``run``, ``sample`` and ``eval``
+the Python API (:mod:`cganzoo.api`) after the pre-flight checks
+(:mod:`cganzoo.training.preflight`; ``--nproc`` through
+:mod:`cganzoo.distributed.launch`); ``list`` and ``plugins`` the components
+(:mod:`cganzoo.components`); ``plot`` and ``compare`` the runs
+(:mod:`cganzoo.runs`); ``bench`` the benchmark runner (:mod:`cganzoo.bench`).
+The CLI holds no training, sampling or reading logic of its own.
 
 Errors cganzoo raises on purpose become one line on stderr and a non-zero exit
 code (2 for bad input), never a traceback.
@@ -305,20 +313,12 @@ def _key_values(items: Sequence[str]) -> dict[str, Any]:
 def _launch(args: argparse.Namespace, config: Any) -> int:
     """``cganzoo run --nproc N``: the same run under torchrun (see :mod:`cganzoo.distributed.launch`)."""
     from cganzoo.distributed import launch
-    from cganzoo.distributed.context import check_multi_rank_config
-    from cganzoo.training.fastpath import check_fast_path
     from cganzoo.distributed.device import resolve_device
-    from cganzoo.training import default_run_dir, validate_components
-    from cganzoo.training.checkpointing import check_resumable
+    from cganzoo.training import default_run_dir, preflight
 
     # What every rank would refuse, refused once here before any process starts.
     launch.check_launch_args(args, config.batch_size)
-    validate_components(config)
-    device = resolve_device(config.device)
-    check_fast_path(config, device)
-    check_multi_rank_config(config, device)
-    if args.resume:
-        check_resumable(args.resume, config)
+    preflight.check_run(config, resolve_device(config.device), world_size=None, resume_dir=args.resume)
     replace = {}
     if not args.resume and config.out is None:
         replace["out"] = default_run_dir(config)  # one name for every rank, decided once

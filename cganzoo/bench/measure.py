@@ -176,14 +176,12 @@ def measure_fit(trainer: Any, *, warmup_steps: int, min_seconds: float, min_step
     Raises:
         FloatingPointError: the losses are not finite.
     """
-    from cganzoo.training import fit
-
     watch = Stopwatch(trainer.device, warmup_steps, min_seconds, min_steps)
     trainer.callbacks.callbacks.append(watch)
     trainer.state.generator.train()
     trainer.state.discriminator.train()
     try:
-        fit(trainer)
+        trainer.fit()
     finally:
         trainer.callbacks.callbacks.remove(watch)
     value = _read_back(trainer)  # inside the timed window, as a run's log step

@@ -136,23 +136,9 @@ class DistContext:
     # -- splitting the global batch ------------------------------------------------------------
 
     def check_batch(self, batch_size: int, drop_last: bool) -> None:
-        """Check that a global batch splits evenly over the ranks.
-
-        Raises:
-            ConfigError: ``batch_size`` is not divisible by the world size, or
-                ``drop_last`` is off with more than one rank (the last batch
-                could not be split evenly).
-        """
-        if not self.enabled:
-            return
-        if batch_size % self.world_size:
-            lower = batch_size - batch_size % self.world_size
-            raise ConfigError(
-                f"batch_size {batch_size} (the global batch) does not split over {self.world_size} ranks; "
-                f"use a multiple of {self.world_size}, e.g. {max(lower, self.world_size)}"
-            )
-        if not drop_last:
-            raise ConfigError(f"drop_last must be true with {self.world_size} ranks: every rank needs an equal shard")
+        """Check that a global batch splits evenly over this job's ranks (:func:`check_batch_split`)."""
+        if self.enabled:
+            check_batch_split(batch_size, drop_last, self.world_size)
 
     def shard(self, global_size: int) -> slice:
         """This rank's contiguous slice of a global batch of ``global_size`` (divisible by the world size)."""
@@ -326,6 +312,24 @@ class ShardedEpochBatches(EpochBatches):
         per_rank = self.batch_size // self.world_size
         first = i * self.batch_size + self.rank * per_rank
         return slice(first, first + per_rank)
+
+
+def check_batch_split(batch_size: int, drop_last: bool, world_size: int) -> None:
+    """Check that a global batch splits evenly over ``world_size`` ranks.
+
+    Raises:
+        ConfigError: ``batch_size`` is not divisible by the world size, or
+            ``drop_last`` is off with more than one rank (the last batch
+            could not be split evenly).
+    """
+    if batch_size % world_size:
+        lower = batch_size - batch_size % world_size
+        raise ConfigError(
+            f"batch_size {batch_size} (the global batch) does not split over {world_size} ranks; "
+            f"use a multiple of {world_size}, e.g. {max(lower, world_size)}"
+        )
+    if not drop_last:
+        raise ConfigError(f"drop_last must be true with {world_size} ranks: every rank needs an equal shard")
 
 
 def check_multi_rank_config(config: Any, device: torch.device) -> None:

@@ -3,7 +3,7 @@
 * :class:`TrainingState` (``state.py``): G, D, optimizers, RNGs, step; one ``state_dict()``.
 * :class:`TrainStep` (``step.py``): one G update then ``n_dis`` D updates; the only
   ``backward()`` and optimizer ``step()``.
-* :func:`fit` (``loop.py``): batches, budget, stopping; everything else a callback.
+* :class:`FitLoop` (``loop.py``): batches, budget, stopping (it owns its counters); everything else a callback.
 * :class:`CallbackList` (``callbacks.py``) and the built-in callbacks: ``progress.py``,
   ``metrics_log.py``, ``sample_grids.py``, ``checkpointing.py``, ``periodic_eval.py``.
 * :class:`Trainer` (``trainer.py``): builds all of it from a :class:`cganzoo.config.RunConfig`
@@ -26,7 +26,7 @@ from cganzoo.training.build import (
     validate_components,
 )
 from cganzoo.training.callbacks import CallbackList
-from cganzoo.training.loop import StepEnd, fit
+from cganzoo.training.loop import FitLoop, StepEnd
 from cganzoo.training.state import Optimizers, TrainingState
 from cganzoo.training.step import TrainStep
 from cganzoo.training.trainer import Trainer
@@ -34,6 +34,7 @@ from cganzoo.training.trainer import Trainer
 __all__ = [
     "CallbackList",
     "Optimizers",
+    "FitLoop",
     "StepEnd",
     "TrainStep",
     "Trainer",
@@ -44,6 +45,5 @@ __all__ = [
     "dataset_differences",
     "dataset_identity",
     "default_run_dir",
-    "fit",
     "validate_components",
 ]

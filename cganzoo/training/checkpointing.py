@@ -119,11 +119,11 @@ def save(trainer: Any) -> Path:
         CheckpointError: the checkpoint could not be written; the previous one is kept.
     """
     state = trainer.state
-    trainer.check_losses(state.losses.read())
+    trainer.recovery.check_losses(state.losses.read(), state.step)
     bad = state.first_non_finite()
     if bad:
         raise TrainingDivergedError(f"{bad} holds NaN or infinite values at step {state.step} (its losses were "
-                                    f"still finite); " + trainer.diverged_tail())
+                                    f"still finite); " + trainer.recovery.diverged_tail())
     tensors, meta = state.state_dict()
     callbacks: dict[str, Any] = {}
     for callback in trainer.callbacks:
@@ -146,7 +146,7 @@ def save(trainer: Any) -> Path:
     path = save_checkpoint(trainer.run_dir, checkpoint_name(state.step), generator=state.generator,
                            discriminator=state.discriminator, training_tensors=tensors, state=record,
                            keep=trainer.config.keep_checkpoints, modules=modules)
-    trainer.last_checkpoint = (state.step, path)
+    trainer.recovery.checkpointed(state.step, path)
     return path
 
 
@@ -182,7 +182,7 @@ def restore_latest(trainer: Any) -> None:
         _restore_callbacks(trainer, tensors, meta, loaded.modules)
     except (KeyError, ValueError, RuntimeError, TypeError, IndexError) as exc:
         raise CheckpointError(f"checkpoint {str(path)!r} is incomplete or corrupt: {exc}") from None
-    trainer.last_checkpoint = (state.step, path)
+    trainer.recovery.checkpointed(state.step, path)
     if trainer.dist.is_main:
         dropped = truncate_metrics(trainer.run_dir, state.step)
         if dropped:

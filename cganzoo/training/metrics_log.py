@@ -63,7 +63,7 @@ class MetricsLog(Callback):
                 f.write(dumps_json(record) + "\n")  # strict JSON: an undefined value is null
         except OSError as exc:
             raise OutputError(f"could not write {str(path)!r}: {exc.strerror or exc}; "
-                              + trainer.resume_hint()) from None
+                              + trainer.recovery.resume_hint()) from None
 
 
 def truncate_metrics(run_dir: Path, step: int) -> int:

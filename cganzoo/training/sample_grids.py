@@ -41,6 +41,6 @@ class SampleGrids(Callback):
             save_grid(images, path, nrow=PER_CLASS, class_names=[trainer.info.class_names[k] for k in rows])
         except OSError as exc:
             raise OutputError(f"could not write {str(path)!r}: {exc.strerror or exc}; "
-                              + trainer.resume_hint()) from None
+                              + trainer.recovery.resume_hint()) from None
         trainer.callbacks.on_samples(trainer, images, path)
         return path

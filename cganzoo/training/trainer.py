@@ -5,7 +5,9 @@ It assembles the parts, each in its own module:
 * :mod:`~cganzoo.training.build`: data, G, D, loss, optimizers, callbacks from the config;
 * :mod:`~cganzoo.training.state`: :class:`TrainingState`, what a step changes and a checkpoint holds;
 * :mod:`~cganzoo.training.step`: :class:`TrainStep`, the only ``backward()`` and ``step()``;
-* :mod:`~cganzoo.training.loop`: ``fit``, the loop;
+* :mod:`~cganzoo.training.preflight`: every check made before the data set loads;
+* :mod:`~cganzoo.training.loop`: :class:`FitLoop`, the loop (its counters and stop condition);
+* :mod:`~cganzoo.training.recovery`: the last good checkpoint and how to go on after a stop;
 * callbacks: the run's own (``config.callbacks``: EMA, TensorBoard, plugins'),
   then the built-ins: :class:`ProgressBar`, :class:`MetricsLog`,
   :class:`SampleGrids`, :class:`Checkpointing`, :class:`PeriodicEvaluation`.
@@ -18,7 +20,6 @@ from __future__ import annotations
 
 import logging
 import random
-import shlex
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -27,21 +28,17 @@ import torch
 
 from cganzoo.components.compatibility import check_combination, has_batch_statistics
 from cganzoo.components.factory import create_augmentation, create_dataset, create_loss
-from cganzoo.config import RunConfig
-from cganzoo.data.batches import resize_images
-from cganzoo.distributed.device import resolve_device
-from cganzoo.distributed.context import DistContext, check_multi_rank_config
-from cganzoo.training.nonfinite import LossWindow, first_bad_loss
-from cganzoo.errors import ConfigError, DataError, TrainingDivergedError, TrainingInterrupted
-from cganzoo.training.fastpath import adam_options, bf16_support, check_fast_path, fast_modules, fast_step
-from cganzoo.interfaces import Callback
 from cganzoo.components.randomness import BatchNoise
-from cganzoo.training.objective import Objective
 from cganzoo.components.registry import Registry
 from cganzoo.components.sampling import class_grid_inputs
-from cganzoo.training.signals import StopRequest
+from cganzoo.config import RunConfig
+from cganzoo.data.batches import resize_images
+from cganzoo.distributed.context import DistContext
+from cganzoo.distributed.device import resolve_device
+from cganzoo.errors import ConfigError
+from cganzoo.interfaces import Callback
 from cganzoo.runs import run_dir as run_dirs
-from cganzoo.training import checkpointing
+from cganzoo.training import checkpointing, preflight
 from cganzoo.training.build import (
     build_callbacks,
     build_models,
@@ -50,22 +47,23 @@ from cganzoo.training.build import (
     count_parameters,
     dataset_identity,
     package_versions,
-    validate_components,
 )
 from cganzoo.training.callbacks import CallbackList
 from cganzoo.training.checkpointing import Checkpointing
-from cganzoo.training.loop import Clock, fit
+from cganzoo.training.fastpath import adam_options, bf16_support, fast_modules, fast_step
+from cganzoo.training.loop import Clock, FitLoop
 from cganzoo.training.metrics_log import MetricsLog
+from cganzoo.training.nonfinite import LossWindow
+from cganzoo.training.objective import Objective
 from cganzoo.training.periodic_eval import PeriodicEvaluation
 from cganzoo.training.progress import ProgressBar
+from cganzoo.training.recovery import Recovery
 from cganzoo.training.sample_grids import SampleGrids
 from cganzoo.training.state import TrainingState
 from cganzoo.training.step import TrainStep
 
 #: Status lines of a run (rank 0 only); the CLI prints them.
 logger = logging.getLogger("cganzoo")
-#: Real images may exceed [-1, 1] by this much (float rounding) before the first-batch check objects.
-RANGE_TOLERANCE = 1e-3
 
 
 class Trainer:
@@ -118,20 +116,15 @@ class Trainer:
         self.log: Callable[[str], None] = log if self.dist.is_main else _quiet  # one voice per job
         self.config, self.registry, self.resume = config, registry, resume
         self.progress = progress and self.dist.is_main
-        self.last_checkpoint: tuple[int, Path] | None = None
-        self.stop_requested, self.clock = False, Clock()
-        self._range_checked = False
-        validate_components(config, registry)
         self.device = self.dist.device
-        check_fast_path(config, self.device)
-        self.dist.check_batch(config.batch_size, config.drop_last)
-        if self.dist.enabled:
-            check_multi_rank_config(config, self.device)
         self.run_dir: Path | None = None
         if run_dir is not None:
             self.run_dir = Path(self.dist.main_then_share(lambda: str(run_dir)))  # rank 0's default name wins
-            if resume:  # another data set, model or batch size is refused before any data is loaded
-                checkpointing.check_resumable(self.run_dir, config)
+        # Another data set, model or batch size is refused before any data is loaded.
+        preflight.check_run(config, self.device, registry=registry, world_size=self.dist.world_size if self.dist.enabled else 1,
+                            resume_dir=self.run_dir if resume and self.run_dir is not None else None)
+        self.recovery = Recovery(self.run_dir)
+        if self.run_dir is not None:
             self.dist.main_then_share(lambda: run_dirs.prepare_run_dir(self.run_dir, resume))
             self.log(f"cganzoo: {'resuming' if resume else 'training'} {config.model or 'a custom model'} on "
                      f"{config.dataset.name}; outputs in {self.run_dir}")
@@ -160,14 +153,7 @@ class Trainer:
         generator, discriminator = build_models(config, self.info, registry)
         self.loss = create_loss(config.loss.name, config.loss.params, registry=registry)
         check_combination(config, generator, discriminator, self.loss)
-        n, k = images.shape[0], config.d_steps_per_g_step
-        if config.batch_size > n:
-            raise ConfigError(f"batch_size {config.batch_size} is larger than the data set {self.info.name!r} ({n} "
-                              f"training images); use --batch-size {n} or less")
-        if config.batch_size * k > n:
-            raise ConfigError(f"batch_size {config.batch_size} x d_steps_per_g_step {k} = {config.batch_size * k} "
-                              f"images per step is more than the data set {self.info.name!r} holds ({n} training "
-                              f"images); use --batch-size {n // k} or less")
+        preflight.check_data_fits(config, images.shape[0], self.info.name)
         batchnorm = has_batch_statistics(generator) or has_batch_statistics(discriminator)
         self.batches = dist.epoch_batches(images, data.labels, config.batch_size, config.seed,
                                           drop_last=config.drop_last, device=self.device,
@@ -230,6 +216,11 @@ class Trainer:
                          latent_dim=config.latent_dim, latent_distribution=config.latent_distribution,
                          num_classes=self.info.num_classes, d_steps=config.d_steps_per_g_step)
         self.step_fn = fast_step(config, self.device, step, generators=(noise,))
+        self.loop = FitLoop(self, state=self.state, batches=self.batches, step=self.train_step,
+                            callbacks=self.callbacks, dist=dist, recovery=self.recovery, seed=config.seed,
+                            log_interval=config.log_interval,
+                            checkpoint_interval=config.checkpoint_interval if self.run_dir is not None else None,
+                            total_steps=self.total_steps, dataset_name=self.info.name)
         if config.amp == "auto":
             native, why = bf16_support(self.device)
             self.log(f"cganzoo: --amp auto: {'bf16 autocast' if native else 'fp32'} ({why})")
@@ -280,10 +271,14 @@ class Trainer:
         """
         self.state.generator.train()
         self.state.discriminator.train()
-        fit(self)
+        self.fit()
         self.log(f"cganzoo: trained to step {self.state.step} in {self.clock.elapsed():.1f} s; "
                  f"outputs in {self.run_dir}")
         return self.run_dir
+
+    def fit(self) -> None:
+        """Train from the current step to the budget or a stop (:meth:`FitLoop.run`), in the modules' current mode."""
+        self.loop.run()
 
     def train_step(self, real: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """One training step (:class:`TrainStep`, or its CUDA-graph replay): ``(d_loss, g_loss)`` on the device.
@@ -295,8 +290,13 @@ class Trainer:
         return self.step_fn(real, labels)
 
     def request_stop(self) -> None:
-        """Ask ``fit`` to return after the current step (a callback's way to end training early)."""
-        self.stop_requested = True
+        """Ask the loop to return after the current step (a callback's way to end training early)."""
+        self.loop.request_stop()
+
+    @property
+    def clock(self) -> Clock:
+        """Wall time of the current ``fit`` and the part of it spent training (callbacks' time left out)."""
+        return self.loop.clock
 
     def sampling_generator(self) -> torch.nn.Module:
         """The generator to sample from: a callback's (the EMA of G) if one offers it, else G."""
@@ -307,68 +307,6 @@ class Trainer:
         """Which generator an evaluation sampled, for its protocol record."""
         offered = self.callbacks.sampling_generator()
         return {"generator": "trained G" if offered is None else offered.description}
-
-    # -- checks the loop and callbacks share ---------------------------------------------------
-
-    def stopping(self, stop: StopRequest) -> bool:
-        """Whether a stop signal arrived; under DDP, whether one arrived on any rank.
-
-        Ranks may see a signal at different steps and every rank must stop at the
-        same one, so with several ranks the flag is reduced over ranks at log steps
-        only (one small collective per ``log_interval`` steps).
-        """
-        local = stop.signum is not None
-        if not self.dist.enabled:
-            return local
-        if self.state.step % self.config.log_interval and self.state.step < self.total_steps:
-            return False
-        flag = torch.tensor([1.0 if local else 0.0], device=self.device)
-        return bool(self.dist.mean(flag).item() > 0)
-
-    def check_real_range(self, real: torch.Tensor) -> None:
-        """The first batch must lie in ``[-1, 1]``, the range every generator's output layer produces.
-
-        Raises:
-            DataError: it does not (the message gives the range found and how to scale).
-        """
-        if self._range_checked:
-            return
-        lo, hi = (v.item() for v in torch.aminmax(real.detach().float()))
-        if lo < -1 - RANGE_TOLERANCE or hi > 1 + RANGE_TOLERANCE:
-            raise DataError(
-                f"real images of data set {self.info.name!r} lie in [{lo:.3f}, {hi:.3f}], but generators produce "
-                f"[-1, 1] (tanh): the discriminator would tell real from fake by range alone. Scale images to "
-                f"[-1, 1] (x / 127.5 - 1 for uint8), not by a mean/std normalisation"
-            )
-        self._range_checked = True
-
-    def check_losses(self, losses: torch.Tensor) -> None:
-        """Raise :class:`TrainingDivergedError` on the first non-finite loss of a window read back."""
-        bad = first_bad_loss(losses, self.state.step)
-        if bad:
-            raise TrainingDivergedError(f"{bad}; " + self.diverged_tail())
-
-    def diverged_tail(self) -> str:
-        if self.last_checkpoint is None:
-            kept = "no checkpoint had been written yet"
-        else:
-            kept = (f"the last good checkpoint, {self.last_checkpoint[1].name} (step {self.last_checkpoint[0]}), "
-                    f"is kept and was not overwritten")
-        return (f"training stopped; {kept}. Resuming would repeat the same steps: start a new run with a lower "
-                f"--lr, another --loss or another --seed")
-
-    def resume_hint(self) -> str:
-        if self.last_checkpoint is None:
-            return "no checkpoint had been written yet"
-        return (f"the last checkpoint ({self.last_checkpoint[1].name}) is kept: free space or fix permissions, then "
-                f"cganzoo run --resume {shlex.quote(str(self.run_dir))}")
-
-    def interrupted(self, stop: StopRequest) -> TrainingInterrupted:
-        step, path = self.last_checkpoint if self.last_checkpoint else (self.state.step, self.run_dir)
-        return TrainingInterrupted(
-            f"stopped by {stop.name} after step {step}; checkpoint written to {path}. "
-            f"Resume with: cganzoo run --resume {shlex.quote(str(self.run_dir))}",
-            signal_name=stop.name, signum=int(stop.signum or 2), step=step, run_dir=str(self.run_dir))
 
     # -- names kept for code written against the first release ------------------------------------
 
