@@ -1,7 +1,7 @@
 """How training cost grows with image size and data-set size: ``python benchmarks/cost_growth.py``.
 
 For each model, data set and image size it trains the model through the
-runner's own :class:`cganzoo.training.Trainer` and :func:`cganzoo.training.fit`
+runner's own :class:`cganzoo.training.Trainer` and :meth:`cganzoo.training.Trainer.fit`
 (as ``cganzoo bench`` does) for ``--steps`` steps after a warm-up, each cell in
 a fresh process so that its peak memory is its own, and records:
 

@@ -164,7 +164,7 @@ def register_metrics(register):  # pragma: no cover - specification only
     """Register evaluation metrics.
 
     Call ``register(name, factory, params=ParamsModel, description="...")``.
-    ``factory(**params)`` returns a :class:`cganzoo.interfaces.Metric`: an
+    ``factory(**params)`` returns a :class:`cganzoo.evaluation.Metric`: an
     object whose ``compute(context)`` takes a
     :class:`cganzoo.evaluation.EvaluationContext` and returns a
     :class:`cganzoo.evaluation.MetricResult`. ``cganzoo eval`` and

@@ -1,7 +1,7 @@
 """Steady-state throughput and peak memory of a training loop.
 
 :func:`measure_fit` times the training loop ``cganzoo run`` uses
-(:func:`cganzoo.training.fit`) through a :class:`Stopwatch` callback;
+(:meth:`cganzoo.training.Trainer.fit`) through a :class:`Stopwatch` callback;
 :func:`measure_loop` times a bare step function (the reference pipeline's).
 """
 

@@ -200,7 +200,7 @@ def _quality_section(result: BenchResult, plot_name: str | None) -> list[str]:
 
 
 NOTES = (
-    "- Every row but the reference trains through `cganzoo.training.fit` and its `TrainStep`, the loop and step "
+    "- Every row but the reference trains through `cganzoo.training.FitLoop` and its `TrainStep`, the loop and step "
     "`cganzoo run` runs (next device-resident batch, step, losses recorded on the device in its `LossWindow` and read "
     "back at the log interval), with the variant's options in the run config and no output callbacks.",
     "- Warm-up steps (including compilation and CUDA-graph capture, reported as `warm-up s`) are excluded; then at "

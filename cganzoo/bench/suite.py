@@ -15,7 +15,7 @@ of its counted FLOPs are convolutions, the convolution roof, timed the first
 time such a row is built (:mod:`cganzoo.bench.roofline`).
 
 Every trainer row builds a :class:`cganzoo.training.Trainer` without a run
-directory and trains it with :func:`cganzoo.training.fit`: the same state,
+directory and trains it with :meth:`cganzoo.training.Trainer.fit`: the same state,
 step object and loop ``cganzoo run`` uses (next batches, step, losses recorded
 on the device and read back at the log interval), with the fast-path options
 of the variant set in the run config, and no output callbacks; a

@@ -165,7 +165,7 @@ def generate_eval_samples(generator: torch.nn.Module, num_classes: int, *, per_c
     """Draw the evaluation samples: ``per_class`` images of every class, G in eval mode.
 
     Args:
-        generator: A :class:`cganzoo.interfaces.ConditionalGenerator` (``latent_dim``
+        generator: A :class:`cganzoo.ConditionalGenerator` (``latent_dim``
             attribute, ``forward(z, y)``), on any device.
         num_classes: Classes to draw.
         per_class: Images per class.

@@ -1,4 +1,4 @@
-"""The trainer: builds a run from its config and trains it with :func:`cganzoo.training.loop.fit`.
+"""The trainer: builds a run from its config and trains it with :class:`cganzoo.training.loop.FitLoop`.
 
 It assembles the parts, each in its own module:
 
