@@ -13,7 +13,6 @@ Example::
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -21,11 +20,12 @@ from typing import Any, Callable, Sequence
 import torch
 
 from cganzoo.runs.checkpoint import load_latest_checkpoint, load_module_state
+from cganzoo.runs.layout import RunDir
 from cganzoo.components.factory import create_dataset, model_preset
 from cganzoo.config import ComponentSpec, RunConfig, merge_config, read_config_file, validate_config
 from cganzoo.distributed.device import resolve_device
 from cganzoo.distributed.context import distributed_session
-from cganzoo.errors import CheckpointError, ConfigError
+from cganzoo.errors import CheckpointError, ConfigError, RunDirectoryError
 from cganzoo.components.composition import ConditionalGenerator
 from cganzoo.interfaces import DatasetInfo
 from cganzoo.conditions.labels import check_labels, parse_label_items
@@ -113,20 +113,21 @@ def read_run_config(run_dir: str | Path) -> tuple[RunConfig, dict[str, Any]]:
         ConfigError: ``run_dir`` does not exist or holds no ``config.json`` (not a run directory).
         CheckpointError: its ``config.json`` is unreadable or invalid.
     """
-    path = Path(run_dir) / "config.json"
-    if not Path(run_dir).is_dir():
-        raise ConfigError(f"run directory {str(run_dir)!r} does not exist (or is not a directory); name a directory "
-                          f"written by `cganzoo run`")
-    if not path.exists():
-        raise ConfigError(f"{str(run_dir)!r} is not a cganzoo run: it holds no config.json; name a directory "
-                          f"written by `cganzoo run`")
+    run = RunDir(run_dir)
     try:
-        record = json.loads(path.read_text(encoding="utf-8"))
+        record = run.read_record()
+    except RunDirectoryError as exc:  # this function's documented errors, in the words users of load/sample/eval know
+        if exc.reason == "no directory":
+            raise ConfigError(f"run directory {str(run_dir)!r} does not exist (or is not a directory); name a "
+                              f"directory written by `cganzoo run`") from None
+        if exc.reason == "no config":
+            raise ConfigError(f"{str(run_dir)!r} is not a cganzoo run: it holds no config.json; name a directory "
+                              f"written by `cganzoo run`") from None
+        raise CheckpointError(str(exc)) from None
+    try:
         return validate_config(record["config"]), record
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError, KeyError, TypeError) as exc:
-        raise CheckpointError(f"{str(path)!r} is missing or not a cganzoo run config: {exc}") from None
     except ConfigError as exc:
-        raise CheckpointError(f"{str(path)!r} holds an invalid run config ({exc})") from None
+        raise CheckpointError(f"{str(run.config_file)!r} holds an invalid run config ({exc})") from None
 
 
 @dataclass
@@ -283,7 +284,7 @@ def load(run_dir: str | Path, *, device: str = "cpu", registry: Registry | None 
         info = DatasetInfo(name=ds["name"], num_classes=int(ds["num_classes"]),
                            class_names=tuple(ds["class_names"]), shape=tuple(ds["shape"]))
     except (KeyError, TypeError, ValueError) as exc:
-        raise CheckpointError(f"{run_dir}/config.json has no valid dataset record: {exc}") from None
+        raise CheckpointError(f"{str(RunDir(run_dir).config_file)!r} has no valid dataset record: {exc}") from None
     if weights not in ("sampling", "trained"):
         raise ConfigError(f"weights {weights!r} is not one of: sampling, trained")
     generator = build_generator(config, info, registry)

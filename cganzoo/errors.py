@@ -168,9 +168,22 @@ class TrainingInterrupted(CganzooError):
 
 
 class RunDirectoryError(CganzooError, ValueError):
-    """A path named as a run is not a cganzoo run directory, or holds nothing yet to read (``cganzoo plot``, ``compare``)."""
+    """A path named as a run is not a cganzoo run directory, or holds nothing yet to read (``cganzoo plot``, ``compare``).
+
+    Args:
+        message: One line naming the directory and what is wrong.
+        reason: What is wrong, for a caller that reports it as another error
+            type (:func:`cganzoo.api.read_run_config`): ``"no directory"``,
+            ``"no config"``, ``"bad config"``, ``"unreadable metrics"``,
+            ``"no metrics"``; ``""`` where not said.
+        details: As for :class:`CganzooError`.
+    """
 
     exit_code = 2
+
+    def __init__(self, *args: object, reason: str = "", details: str | None = None) -> None:
+        super().__init__(*args, details=details)
+        self.reason = reason
 
 
 class EvaluationError(CganzooError):

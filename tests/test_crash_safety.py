@@ -25,7 +25,8 @@ import torch
 import cganzoo
 from cganzoo.runs import checkpoint as ckpt
 from cganzoo.runs import run_dir as run_dirs
-from cganzoo.training import checkpointing, metrics_log
+from cganzoo.runs import layout as metrics_log  # RunDir, in runs/layout.py, opens metrics.jsonl to append
+from cganzoo.training import checkpointing
 from cganzoo.cli import main
 from cganzoo.errors import CheckpointError, ConfigError, OutputError, TrainingDivergedError, TrainingInterrupted
 from cganzoo.training import Trainer

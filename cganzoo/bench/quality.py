@@ -10,7 +10,6 @@ judge-feature Frechet distance (:mod:`cganzoo.evaluation`, the runner's
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -19,6 +18,7 @@ import numpy as np
 from PIL import Image
 
 from cganzoo.components.registry import Registry
+from cganzoo.runs.layout import RunDir
 
 
 @dataclass
@@ -87,9 +87,9 @@ def compare_quality(config_for: Callable[[str, dict[str, Any]], Any], variants: 
         start = time.perf_counter()
         run_dir = train(config, progress=False, log=lambda _: None, registry=registry)
         seconds = time.perf_counter() - start
-        records = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+        records = RunDir(run_dir).read_metrics()
         evaluation = next((r["eval"] for r in reversed(records) if "eval" in r), None)
-        grid = np.asarray(Image.open(run_dir / "samples" / f"step_{steps}.png"))
+        grid = np.asarray(Image.open(RunDir(run_dir).sample_grid(steps)))
         run = QualityRun(variant, run_dir, [r for r in records if "d_loss" in r], grid, seconds, evaluation)
         runs.append(run)
         accuracy, fd = run.metric("conditional-accuracy", "accuracy"), run.metric("judge-frechet-distance", "fd")

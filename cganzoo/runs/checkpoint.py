@@ -1,8 +1,8 @@
 """Checkpoints: tensors in safetensors, everything else in JSON, written atomically.
 
-Layout of ``run_dir/checkpoints/``::
+Layout of ``RUN_DIR/checkpoints/`` (the names are :class:`~cganzoo.runs.layout.RunDir`'s)::
 
-    step_0001000/
+    step_000001000/
         generator.safetensors       G's parameters and buffers (conditioner included)
         discriminator.safetensors   D's parameters and buffers
         training.safetensors        optimizer moments, RNG states, fixed sample noise, callbacks' tensors
@@ -42,6 +42,7 @@ from safetensors.torch import save as save_safetensors
 
 from cganzoo.errors import CheckpointError
 from cganzoo.io import atomic_directory, atomic_write_bytes, atomic_write_text, dumps_json, fsync_path, write_synced
+from cganzoo.runs.layout import RunDir
 
 __all__ = [
     "atomic_write_bytes",  # re-exported from cganzoo.io for code that imported them from here
@@ -165,7 +166,7 @@ def save_checkpoint(run_dir: Path, name: str, *, generator: torch.nn.Module, dis
 
     Args:
         run_dir: The run directory.
-        name: Checkpoint directory name, e.g. ``"step_0001000"``.
+        name: Checkpoint directory name: :meth:`RunDir.checkpoint_name` of the step, e.g. ``"step_000001000"``.
         generator: ``G``; its ``state_dict`` is saved.
         discriminator: ``D``; its ``state_dict`` is saved.
         training_tensors: Optimizer moments, RNG states, sample noise.
@@ -184,11 +185,12 @@ def save_checkpoint(run_dir: Path, name: str, *, generator: torch.nn.Module, dis
         CheckpointError: the directory cannot be written (disk full, permissions);
             the previous checkpoint is untouched.
     """
-    root = Path(run_dir) / "checkpoints"
+    run = RunDir(run_dir)
+    root = run.checkpoints_dir
     final = root / name
     try:
         root.mkdir(parents=True, exist_ok=True)
-        if final.is_dir() and _read_latest_name(root) == name:
+        if final.is_dir() and _read_latest_name(run) == name:
             return final
         _remove_leftovers(root)
         with atomic_directory(final) as tmp:  # replaces a stale copy that `latest` does not name (checked above)
@@ -206,32 +208,32 @@ def save_checkpoint(run_dir: Path, name: str, *, generator: torch.nn.Module, dis
                 _write_synced(tmp / file, data)
             record = {"format": FORMAT, "version": VERSION, "sha256": digests, **state}
             _write_synced(tmp / "state.json", dumps_json(record, indent=1).encode("utf-8"))
-        atomic_write_text(root / "latest", name + "\n")
+        atomic_write_text(run.latest_pointer, name + "\n")
     except OSError as exc:
         raise CheckpointError(
             f"could not write checkpoint {str(final)!r}: {exc.strerror or exc}; the previous checkpoint is kept"
         ) from exc
-    _prune(root, keep, protect=name)
+    _prune(run, keep, protect=name)
     return final
 
 
-def _read_latest_name(root: Path) -> str | None:
+def _read_latest_name(run: RunDir) -> str | None:
     try:
-        return (root / "latest").read_text(encoding="utf-8").strip()
+        return run.latest_pointer.read_text(encoding="utf-8").strip()
     except (OSError, UnicodeDecodeError):
         return None
 
 
-def _prune(root: Path, keep: int, protect: str) -> None:
+def _prune(run: RunDir, keep: int, protect: str) -> None:
     """Keep the ``keep`` newest checkpoints up to ``protect`` (the one just written).
 
     Newer-named ones (left by a run resumed from an older checkpoint) are not
     counted: they are replaced when training reaches their step again.
     """
-    done = sorted(p for p in root.iterdir() if p.is_dir() and p.name.startswith("step_") and p.name <= protect)
+    done = [name for name in run.checkpoint_names() if name <= protect]
     for old in done[:-keep]:
-        if old.name != protect:
-            shutil.rmtree(old, ignore_errors=True)
+        if old != protect:
+            shutil.rmtree(run.checkpoints_dir / old, ignore_errors=True)
 
 
 def _remove_leftovers(root: Path) -> None:
@@ -254,9 +256,9 @@ def latest_checkpoint(run_dir: Path) -> Path:
     Raises:
         CheckpointError: the run has no checkpoint, or ``latest`` names a missing one.
     """
-    root = Path(run_dir) / "checkpoints"
-    pointer = root / "latest"
-    if not pointer.is_file() and (Path(run_dir) / "config.json").is_file():
+    run = RunDir(run_dir)
+    root, pointer = run.checkpoints_dir, run.latest_pointer
+    if not pointer.is_file() and run.config_file.is_file():
         raise CheckpointError(
             f"run {str(run_dir)!r} has no checkpoint yet: it stopped before writing its first one (they are written "
             f"every --checkpoint-interval steps and at each epoch end); start it again with the same --out, "
@@ -279,11 +281,8 @@ def latest_checkpoint(run_dir: Path) -> Path:
 
 
 def checkpoint_names(run_dir: Path) -> list[str]:
-    """Names of the complete-looking checkpoint directories of a run, oldest first."""
-    root = Path(run_dir) / "checkpoints"
-    if not root.is_dir():
-        return []
-    return sorted(p.name for p in root.iterdir() if p.is_dir() and p.name.startswith("step_"))
+    """Names of the checkpoint directories of a run, oldest first (:meth:`RunDir.checkpoint_names`)."""
+    return RunDir(run_dir).checkpoint_names()
 
 
 def load_checkpoint(path: Path) -> LoadedCheckpoint:
@@ -349,11 +348,12 @@ def load_latest_checkpoint(run_dir: Path) -> tuple[Path, LoadedCheckpoint]:
         path = latest_checkpoint(run_dir)
         return path, load_checkpoint(path)
     except CheckpointError as exc:
-        current = _read_latest_name(Path(run_dir) / "checkpoints")
-        older = [n for n in checkpoint_names(run_dir) if n != current and (current is None or n < current)]
+        run = RunDir(run_dir)
+        current = _read_latest_name(run)
+        older = [n for n in run.checkpoint_names() if n != current and (current is None or n < current)]
         if not older:
             raise
-        pointer = Path(run_dir) / "checkpoints" / "latest"
+        pointer = run.latest_pointer
         raise CheckpointError(
             f"{exc}. Another checkpoint, {older[-1]}, exists: to continue from it, run "
             f"`echo {older[-1]} > {pointer}` (steps after it are trained again)"

@@ -1,26 +1,24 @@
 """Read what a run directory holds after (or during) training: its config, logged records and sample grids.
 
 The files are the ones :mod:`cganzoo.training` writes (see the README's *What a run
-writes*): ``config.json``, ``metrics.jsonl`` (one JSON object per line: logged
-steps ``{"epoch", "step", "d_loss", "g_loss", "images_per_s", "elapsed_s"}``
-and evaluations ``{"epoch", "step", "eval": report}``) and
-``samples/step_<N>.png``. Nothing here loads weights or data, so a run can be
-read while it trains, on a machine without its data set.
+writes*), read through :class:`~cganzoo.runs.layout.RunDir`: ``config.json``,
+``metrics.jsonl`` (one JSON object per line: logged steps ``{"epoch", "step",
+"d_loss", "g_loss", "images_per_s", "elapsed_s"}`` and evaluations
+``{"epoch", "step", "eval": report}``) and ``samples/step_<N>.png``. Nothing
+here loads weights or data, so a run can be read while it trains, on a machine
+without its data set.
 """
 
 from __future__ import annotations
 
-import json
 import math
-import re
 import statistics
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
 from cganzoo.errors import RunDirectoryError
-
-_GRID_NAME = re.compile(r"step_(\d+)\.png")
+from cganzoo.runs.layout import RunDir
 
 
 @dataclass(frozen=True)
@@ -95,47 +93,24 @@ def read_run(path: str | Path, name: str | None = None) -> RunHistory:
     Raises:
         RunDirectoryError: ``path`` is not a directory, holds no readable
             ``config.json`` with a ``"config"`` mapping (not a cganzoo run), its
-            ``metrics.jsonl`` cannot be read, or it has no records yet.
+            ``metrics.jsonl`` cannot be read, or it has no records yet
+            (:meth:`RunDir.read_record`, :meth:`RunDir.read_metrics`).
     """
     path = Path(path)
-    shown = str(path)
-    if not path.is_dir():
-        raise RunDirectoryError(f"{shown!r} is not a run directory (it does not exist or is not a directory); "
-                                f"name a directory written by `cganzoo run`")
-    try:
-        record = json.loads((path / "config.json").read_text(encoding="utf-8"))
-        config = record["config"]
-        if not isinstance(config, dict):
-            raise TypeError("'config' is not a mapping")
-    except FileNotFoundError:
-        raise RunDirectoryError(f"{shown!r} is not a cganzoo run directory: it holds no config.json; name a "
-                                f"directory written by `cganzoo run`") from None
-    except (OSError, UnicodeDecodeError, ValueError, RecursionError, KeyError, TypeError) as exc:
-        raise RunDirectoryError(f"{shown!r} is not a cganzoo run directory: its config.json is unreadable or not "
-                                f"a run config ({type(exc).__name__}: {exc})") from None
+    run = RunDir(path)
+    record = run.read_record()
     logs, evals = [], []
-    metrics = path / "metrics.jsonl"
-    try:
-        lines = metrics.read_text(encoding="utf-8", errors="replace").splitlines() if metrics.is_file() else []
-    except OSError as exc:
-        raise RunDirectoryError(f"cannot read {str(metrics)!r}: {exc.strerror or exc}") from None
-    for line in lines:
-        try:
-            entry = json.loads(line)
-            entry["step"] = int(entry["step"])
-        except (ValueError, KeyError, TypeError, RecursionError):
-            continue  # a line cut short by a crash
+    for entry in run.read_metrics():
         if isinstance(entry.get("eval"), dict):
             evals.append(entry)
         elif "d_loss" in entry:
             logs.append(entry)
     if not logs and not evals:
-        raise RunDirectoryError(f"run {shown!r} has no metrics yet: {'metrics.jsonl holds no complete record' if metrics.is_file() else 'no metrics.jsonl'}"
-                                f" (a run logs every --log-interval steps, 50 by default); try again once it has "
-                                f"trained a few steps")
-    grids = sorted((int(m.group(1)), p) for p in (path / "samples").glob("step_*.png")
-                   if (m := _GRID_NAME.fullmatch(p.name)))
-    return RunHistory(path, name or path.resolve().name, config, logs, evals, grids)
+        found = "metrics.jsonl holds no complete record" if run.metrics_file.is_file() else "no metrics.jsonl"
+        raise RunDirectoryError(f"run {str(path)!r} has no metrics yet: {found} (a run logs every --log-interval "
+                                f"steps, 50 by default); try again once it has trained a few steps",
+                                reason="no metrics")
+    return RunHistory(path, name or path.resolve().name, record["config"], logs, evals, run.sample_grids())
 
 
 def run_names(paths: Sequence[str | Path]) -> list[str]:

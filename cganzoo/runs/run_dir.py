@@ -1,4 +1,7 @@
-"""The run directory: checked before training, ``config.json`` written once, free space checked up front."""
+"""Before training: the run directory checked and created, free space checked up front, ``config.json`` written once.
+
+The directory's layout (every file name) is :class:`~cganzoo.runs.layout.RunDir`.
+"""
 
 from __future__ import annotations
 
@@ -9,9 +12,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from cganzoo.runs.checkpoint import checkpoint_names
 from cganzoo.errors import ConfigError, OutputError
-from cganzoo.io import atomic_write_text, dumps_json, make_dirs, probe_writable
+from cganzoo.io import make_dirs, probe_writable
+from cganzoo.runs.layout import RunDir
 
 
 def prepare_run_dir(run_dir: Path, resume: bool) -> None:
@@ -25,37 +28,34 @@ def prepare_run_dir(run_dir: Path, resume: bool) -> None:
         ConfigError: resuming a directory without ``config.json``; ``run_dir``
             is a file, holds another run's checkpoints or other files, or is not writable.
     """
+    run = RunDir(run_dir)
     if resume:
-        if not (run_dir / "config.json").is_file():
+        if not run.config_file.is_file():
             raise ConfigError(f"cannot resume: {str(run_dir)!r} has no config.json (not a cganzoo run?)")
     elif run_dir.exists() and not run_dir.is_dir():
         raise ConfigError(f"run directory {str(run_dir)!r} is a file, not a directory; choose another --out")
     elif run_dir.exists() and any(run_dir.iterdir()):
-        if checkpoint_names(run_dir) or not _only_an_unstarted_run(run_dir):
+        if run.checkpoint_names() or not _only_an_unstarted_run(run):
             raise ConfigError(
                 f"run directory {str(run_dir)!r} is not empty; choose another --out, "
                 f"or continue it with --resume {run_dir}"
             )
-        _clear_unstarted_run(run_dir)
+        _clear_unstarted_run(run)
     try:
-        make_dirs(run_dir / "samples")
+        make_dirs(run.samples_dir)
         probe_writable(run_dir)
     except OSError as exc:
         raise ConfigError(f"run directory {str(run_dir)!r} is not writable: {exc.strerror or exc}") from None
 
 
-#: What a run that never reached its first checkpoint leaves behind.
-_UNSTARTED_RUN = {"config.json", "metrics.jsonl", "samples", "checkpoints", "tensorboard"}
+def _only_an_unstarted_run(run: RunDir) -> bool:
+    """Whether ``run`` holds nothing but what a run that never reached its first checkpoint leaves behind."""
+    names = {p.name for p in run.path.iterdir()}
+    return run.config_file.name in names and names <= {p.name for p in run.entries}
 
 
-def _only_an_unstarted_run(run_dir: Path) -> bool:
-    names = {p.name for p in run_dir.iterdir()}
-    return "config.json" in names and names <= _UNSTARTED_RUN
-
-
-def _clear_unstarted_run(run_dir: Path) -> None:
-    for name in sorted(_UNSTARTED_RUN):
-        path = run_dir / name
+def _clear_unstarted_run(run: RunDir) -> None:
+    for path in run.entries:
         if path.is_dir():
             shutil.rmtree(path)
         elif path.exists():
@@ -64,7 +64,7 @@ def _clear_unstarted_run(run_dir: Path) -> None:
 
 def remove_if_empty(run_dir: Path) -> None:
     """Remove ``run_dir`` (and its ``samples/``) if nothing was written: a refused run leaves no directory behind."""
-    for directory in (run_dir / "samples", run_dir):
+    for directory in (RunDir(run_dir).samples_dir, run_dir):
         with contextlib.suppress(OSError):
             directory.rmdir()  # only ever removes an empty directory
 
@@ -75,7 +75,7 @@ def check_disk_space(run_dir: Path, checkpoint_bytes: int, keep: int) -> None:
     Raises:
         OutputError: too little free space (the message gives MiB free and needed).
     """
-    have = len(checkpoint_names(run_dir))
+    have = len(RunDir(run_dir).checkpoint_names())
     need = checkpoint_bytes * max(1, keep + 1 - have) + (1 << 20)  # + samples and metrics
     free = shutil.disk_usage(run_dir).free
     if free < need:
@@ -93,8 +93,4 @@ def write_run_config(run_dir: Path, record: dict[str, Any]) -> None:
         OutputError: the file cannot be written.
     """
     record = {**record, "created": datetime.now(timezone.utc).isoformat(timespec="seconds"), "command": sys.argv}
-    path = run_dir / "config.json"
-    try:
-        atomic_write_text(path, dumps_json(record, indent=2) + "\n")
-    except OSError as exc:
-        raise OutputError(f"could not write {str(path)!r}: {exc.strerror or exc}") from None
+    RunDir(run_dir).write_record(record)

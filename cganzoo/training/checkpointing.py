@@ -18,11 +18,11 @@ from typing import Any
 
 import torch
 
-from cganzoo.runs.checkpoint import latest_checkpoint, load_latest_checkpoint, load_module_state, save_checkpoint
-from cganzoo.errors import CheckpointError, ConfigError, ResumeMismatchError, TrainingDivergedError
+from cganzoo.errors import CheckpointError, ConfigError, ResumeMismatchError, RunDirectoryError, TrainingDivergedError
 from cganzoo.interfaces import Callback
+from cganzoo.runs.checkpoint import latest_checkpoint, load_latest_checkpoint, load_module_state, save_checkpoint
+from cganzoo.runs.layout import RunDir
 from cganzoo.training.build import dataset_differences
-from cganzoo.training.metrics_log import truncate_metrics
 
 #: Fields that define what is trained; resuming with any of them changed is an error.
 IDENTITY_FIELDS = ("dataset", "conditioner", "generator_conditioner", "discriminator_conditioner", "generator",
@@ -80,29 +80,16 @@ def check_resumable(run_dir: Path, config: Any) -> None:
         ConfigError: ``max_steps`` is not beyond the latest checkpoint's step (nothing to
             train). A budget in epochs is checked once the data set's size is known.
     """
-    import json
-
     try:
-        saved = json.loads((Path(run_dir) / "config.json").read_text(encoding="utf-8"))["config"]
-    except (OSError, ValueError, KeyError, TypeError):
+        saved = RunDir(run_dir).read_record()["config"]
+    except RunDirectoryError:
         return  # an unreadable config.json is reported by whoever reads it next, with its own message
     # config.json records the same identity as every checkpoint of the run (it may not change on resume).
     check_identity(saved, identity(config), f"cannot resume {str(run_dir)!r}")
-    step = checkpoint_step(latest_checkpoint(Path(run_dir)).name)
+    step = RunDir.checkpoint_step(latest_checkpoint(Path(run_dir)).name)
     if step is not None and config.max_steps is not None and step >= config.max_steps:
         raise ConfigError(f"{str(run_dir)!r} is already at step {step} (its latest checkpoint), and --max-steps "
                           f"{config.max_steps} ends there: nothing to train; give a larger --max-steps with --resume")
-
-
-def checkpoint_name(step: int) -> str:
-    """The directory name of the checkpoint after ``step`` steps: ``step_000000937``."""
-    return f"step_{step:09d}"
-
-
-def checkpoint_step(name: str) -> int | None:
-    """The step a :func:`checkpoint_name` stands for; ``None`` for any other name."""
-    digits = name.removeprefix("step_")
-    return int(digits) if name.startswith("step_") and digits.isdigit() else None
 
 
 def identity(config: Any) -> dict[str, Any]:
@@ -143,7 +130,7 @@ def save(trainer: Any) -> Path:
     record = {**meta, "epoch": state.step // per_epoch, "batch_in_epoch": state.step % per_epoch,
               "callbacks": callbacks, "sampling": sampling, "identity": identity(trainer.config),
               "dataset": trainer.data_identity}
-    path = save_checkpoint(trainer.run_dir, checkpoint_name(state.step), generator=state.generator,
+    path = save_checkpoint(trainer.run_dir, RunDir.checkpoint_name(state.step), generator=state.generator,
                            discriminator=state.discriminator, training_tensors=tensors, state=record,
                            keep=trainer.config.keep_checkpoints, modules=modules)
     trainer.recovery.checkpointed(state.step, path)
@@ -184,7 +171,7 @@ def restore_latest(trainer: Any) -> None:
         raise CheckpointError(f"checkpoint {str(path)!r} is incomplete or corrupt: {exc}") from None
     trainer.recovery.checkpointed(state.step, path)
     if trainer.dist.is_main:
-        dropped = truncate_metrics(trainer.run_dir, state.step)
+        dropped = RunDir(trainer.run_dir).truncate_metrics(state.step)
         if dropped:
             trainer.log(f"cganzoo: metrics.jsonl: dropped {dropped} record(s) written after step {state.step}, "
                         f"the checkpoint resumed from")

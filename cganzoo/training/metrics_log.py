@@ -5,18 +5,18 @@ A logged record is ``{"epoch", "step", "d_loss", "g_loss", "images_per_s",
 ``images_per_s`` the real images trained on per second of training (time in
 callbacks, such as writing grids and checkpoints, left out), ``elapsed_s`` the
 wall time since this ``fit`` started. Evaluations append
-``{"epoch", "step", "eval": report}``.
+``{"epoch", "step", "eval": report}``. :class:`~cganzoo.runs.layout.RunDir`
+appends them, and reads them back; a resume drops the records after its
+checkpoint (:meth:`RunDir.truncate_metrics`).
 """
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
 from typing import Any
 
 from cganzoo.errors import OutputError
 from cganzoo.interfaces import Callback
-from cganzoo.io import atomic_write_text, dumps_json
+from cganzoo.runs.layout import RunDir
 
 
 class MetricsLog(Callback):
@@ -57,32 +57,10 @@ class MetricsLog(Callback):
         """
         if not trainer.dist.is_main or trainer.run_dir is None:
             return
-        path = Path(trainer.run_dir) / "metrics.jsonl"
+        run = RunDir(trainer.run_dir)
         try:
-            with open(path, "a", encoding="utf-8") as f:
-                f.write(dumps_json(record) + "\n")  # strict JSON: an undefined value is null
+            run.append_metric(record)
         except OSError as exc:
-            raise OutputError(f"could not write {str(path)!r}: {exc.strerror or exc}; "
+            raise OutputError(f"could not write {str(run.metrics_file)!r}: {exc.strerror or exc}; "
                               + trainer.recovery.resume_hint()) from None
 
-
-def truncate_metrics(run_dir: Path, step: int) -> int:
-    """Drop ``metrics.jsonl`` records logged after ``step`` (a resumed run trains those steps again).
-
-    Returns:
-        How many records were dropped (lines cut short by a crash included).
-    """
-    path = Path(run_dir) / "metrics.jsonl"
-    if not path.is_file():
-        return 0
-    lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
-    kept = []
-    for line in lines:
-        try:
-            if int(json.loads(line)["step"]) <= step:
-                kept.append(line)
-        except (ValueError, KeyError, TypeError):
-            pass  # a line cut short by a crash
-    if len(kept) != len(lines):
-        atomic_write_text(path, "".join(line + "\n" for line in kept))
-    return len(lines) - len(kept)

@@ -5,9 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from cganzoo.components.sampling import PER_CLASS, generate, save_grid
 from cganzoo.errors import OutputError
 from cganzoo.interfaces import Callback
-from cganzoo.components.sampling import PER_CLASS, generate, save_grid
+from cganzoo.runs.layout import RunDir
 
 
 class SampleGrids(Callback):
@@ -35,7 +36,7 @@ class SampleGrids(Callback):
             return None
         state = trainer.state
         images = generate(trainer.sampling_generator(), state.fixed_z, state.fixed_y)
-        path = Path(trainer.run_dir) / "samples" / f"step_{state.step}.png"
+        path = RunDir(trainer.run_dir).sample_grid(state.step)
         rows = state.fixed_y[::PER_CLASS].tolist()  # one class per row
         try:
             save_grid(images, path, nrow=PER_CLASS, class_names=[trainer.info.class_names[k] for k in rows])

@@ -117,12 +117,13 @@ class Trainer:
         self.config, self.registry, self.resume = config, registry, resume
         self.progress = progress and self.dist.is_main
         self.device = self.dist.device
+        # Refused before any data is loaded and before any collective (every rank refuses alike).
+        preflight.check_run(config, self.device, registry=registry,
+                            world_size=self.dist.world_size if self.dist.enabled else 1,
+                            resume_dir=Path(run_dir) if resume and run_dir is not None else None)
         self.run_dir: Path | None = None
         if run_dir is not None:
             self.run_dir = Path(self.dist.main_then_share(lambda: str(run_dir)))  # rank 0's default name wins
-        # Another data set, model or batch size is refused before any data is loaded.
-        preflight.check_run(config, self.device, registry=registry, world_size=self.dist.world_size if self.dist.enabled else 1,
-                            resume_dir=self.run_dir if resume and self.run_dir is not None else None)
         self.recovery = Recovery(self.run_dir)
         if self.run_dir is not None:
             self.dist.main_then_share(lambda: run_dirs.prepare_run_dir(self.run_dir, resume))
