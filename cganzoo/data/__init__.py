@@ -17,11 +17,12 @@ May import: :mod:`cganzoo.interfaces`, :mod:`cganzoo.conditions`, :mod:`cganzoo.
 from cganzoo.data.batches import EpochBatches, epoch_permutation, resize_images, to_unit_range
 from cganzoo.data.cache import TensorCache, default_cache_dir, one_line
 from cganzoo.data.idx import idx_bytes, read_idx
-from cganzoo.data.decode import ImageRef, choose_channels, choose_size, decode, image_extensions, probe
+from cganzoo.data.decode import DECODER_VERSION, ImageRef, choose_channels, choose_size, decode, image_extensions, probe
 from cganzoo.data.sources import Source, first_verified
 from cganzoo.data.splits import ImageSplits, available_memory_bytes, check_memory, check_splits, format_bytes
 
 __all__ = [
+    "DECODER_VERSION",
     "EpochBatches",
     "ImageRef",
     "ImageSplits",

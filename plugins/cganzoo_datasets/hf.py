@@ -34,6 +34,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from cganzoo import DataError, LabelledImages
 from cganzoo.data import (
+    DECODER_VERSION,
     ImageRef,
     ImageSplits,
     TensorCache,
@@ -234,7 +235,8 @@ def load_hf(dataset: str, path: str, *, log: Callable[[str], None], img_size: in
         class_names = tuple(str(k) for k in range(int(top) + 1))
     test = opened[test_split] if test_split in opened else None
     fingerprints = {s: getattr(opened[s], "_fingerprint", None) for s in opened}
-    key = {"version": _CACHE_VERSION, "origin": origin, "fingerprints": fingerprints, "columns": [image_col, label_col],
+    key = {"version": _CACHE_VERSION, "decoder": DECODER_VERSION, "origin": origin, "fingerprints": fingerprints,
+           "columns": [image_col, label_col],
            "splits": [train_split, test_split if test is not None else None], "channels": channels, "size": size,
            "img_size": img_size, "test_fraction": test_fraction, "split_seed": split_seed}
     digest = hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()

@@ -12,8 +12,9 @@ other files are ignored. Folders named ``test`` and ``judges`` (where
 ``cganzoo eval`` caches its judge classifier) and hidden folders are not
 classes. Decoded images go to the core's checksummed tensor cache under
 ``$CGANZOO_DATA_DIR`` (default ``~/.cache/cganzoo/data``)``/imagefolder/``,
-keyed by every file's path, size and modification time and by the
-parameters, so an edited folder is decoded afresh.
+keyed by every file's path, size and modification time, by the
+parameters and by the decoding rules' version, so an edited folder (or a
+changed rule) is decoded afresh.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from cganzoo import DataError, LabelledImages
 from cganzoo.data import (
+    DECODER_VERSION,
     ImageRef,
     ImageSplits,
     TensorCache,
@@ -168,7 +170,8 @@ def make_imagefolder(data_dir: Path | None = None, log: Callable[[str], None] = 
     names, train, test = scan(folder)
     if test is None:
         train, test = hold_out(train, test_fraction, split_seed)
-    key = {"version": _CACHE_VERSION, "folder": str(folder.resolve()), "classes": list(names),
+    key = {"version": _CACHE_VERSION, "decoder": DECODER_VERSION, "folder": str(folder.resolve()),
+           "classes": list(names),
            "channels": channels, "size": size, "img_size": img_size,
            "train": _fingerprint(train, folder), "test": _fingerprint(test, folder)}
     digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()
