@@ -358,3 +358,52 @@ def test_without_a_terminal_progress_is_one_line_per_epoch_not_a_bar(tmp_path, r
     assert [line.split(":")[1].split("(")[0].strip() for line in epochs] == ["epoch 1/2 done", "epoch 2/2 done"]
     assert "(step 8/16): d_loss " in epochs[0] and epochs[0].endswith(" images/s")
     assert "\r" not in capsys.readouterr().err
+
+
+def plain_progress_lines(steps_per_epoch: int, total_steps: int, seconds_per_step: float,
+                         interval_s: float = 30.0) -> list[str]:
+    """The lines ProgressBar prints without a terminal, on a fake clock that advances one step at a time."""
+    from types import SimpleNamespace
+
+    from cganzoo.training.progress import ProgressBar
+
+    now = [0.0]
+    lines: list[str] = []
+    trainer = SimpleNamespace(total_steps=total_steps, batches=range(steps_per_epoch), log=lines.append,
+                              state=SimpleNamespace(step=0), config=SimpleNamespace(model="toy-gan"))
+    progress = ProgressBar(clock=lambda: now[0], interval_s=interval_s)
+    progress.on_fit_start(trainer)
+    for step in range(1, total_steps + 1):
+        now[0] += seconds_per_step
+        if step == 10:
+            progress.on_log(trainer, {"d_loss": 0.5, "g_loss": 0.7, "images_per_s": 1234.4})
+        progress.on_step_end(trainer, SimpleNamespace(step=step, d_loss=torch.tensor(0.25), g_loss=0.75,
+                                                      finished=step == total_steps))
+    progress.on_fit_end(trainer)
+    return lines
+
+
+def test_without_a_terminal_progress_lines_come_at_most_every_30_s_then_at_the_last_step(monkeypatch):
+    import io
+
+    from cganzoo.training.progress import PLAIN_LINE_INTERVAL_S
+
+    assert PLAIN_LINE_INTERVAL_S == 30.0
+    monkeypatch.setattr("sys.stderr", io.StringIO())  # a log file: no bar
+    # 5 steps per epoch, 4 s per step: the first epoch's end (20 s), then the first step 30 s after the
+    # previous line (steps 13, 21, 29, 37), then the last step.
+    lines = plain_progress_lines(steps_per_epoch=5, total_steps=40, seconds_per_step=4.0)
+    assert lines == [
+        "cganzoo: epoch 1/8 done (step 5/40): d_loss 0.2500, g_loss 0.7500",
+        "cganzoo: epoch 3/8 (step 13/40): d_loss 0.2500, g_loss 0.7500, 1,234 images/s",
+        "cganzoo: epoch 5/8 (step 21/40): d_loss 0.2500, g_loss 0.7500, 1,234 images/s",
+        "cganzoo: epoch 6/8 (step 29/40): d_loss 0.2500, g_loss 0.7500, 1,234 images/s",
+        "cganzoo: epoch 8/8 (step 37/40): d_loss 0.2500, g_loss 0.7500, 1,234 images/s",
+        "cganzoo: epoch 8/8 done (step 40/40): d_loss 0.2500, g_loss 0.7500, 1,234 images/s",
+    ]
+    # Long epochs (10 steps of 8 s): lines mid-epoch every 30 s or so; the first epoch's end (80 s) is no
+    # reason for a line once one was printed.
+    lines = plain_progress_lines(steps_per_epoch=10, total_steps=20, seconds_per_step=8.0)
+    assert [line.split(":")[1] for line in lines] == [" epoch 1/2 (step 4/20)", " epoch 1/2 (step 8/20)",
+                                                      " epoch 2/2 (step 12/20)", " epoch 2/2 (step 16/20)",
+                                                      " epoch 2/2 done (step 20/20)"]
