@@ -407,3 +407,59 @@ def test_without_a_terminal_progress_lines_come_at_most_every_30_s_then_at_the_l
     assert [line.split(":")[1] for line in lines] == [" epoch 1/2 (step 4/20)", " epoch 1/2 (step 8/20)",
                                                       " epoch 2/2 (step 12/20)", " epoch 2/2 (step 16/20)",
                                                       " epoch 2/2 done (step 20/20)"]
+
+
+@pytest.fixture
+def bare_logging():
+    """Logging as a script or notebook has it: nothing set up for `cganzoo`, the root at WARNING; restored after."""
+    import logging
+
+    root, own = logging.getLogger(), logging.getLogger("cganzoo")
+    saved = root.level, own.handlers[:], own.level, own.propagate
+    own.handlers, own.propagate = [], True
+    own.setLevel(logging.NOTSET)
+    root.setLevel(logging.WARNING)
+    yield
+    own.handlers, own.propagate = saved[1], saved[3]
+    own.setLevel(saved[2])
+    root.setLevel(saved[0])
+
+
+def test_the_api_prints_its_progress_once_by_default_and_is_silenced_as_its_docstring_says(
+        tmp_path, registry, capsys, bare_logging):
+    import io
+    import logging
+
+    from cganzoo.cli import _print_status_lines
+
+    def lines_of(text):
+        return [line for line in text.splitlines() if line.startswith("cganzoo: ")]
+
+    # Nothing set up: the status and progress lines go to stdout, each once (stderr is no terminal: no bar).
+    cganzoo.train(toy_config(tmp_path, "bare", max_steps=2), registry=registry)
+    printed = lines_of(capsys.readouterr().out)
+    assert printed[0] == f"cganzoo: training toy-gan on toy-digits; outputs in {tmp_path / 'bare'}"
+    assert printed[1].startswith("cganzoo: epoch 1/1 (step 2/2): d_loss ")
+    assert printed[2].startswith("cganzoo: trained to step 2 in ") and len(printed) == 3
+    # Silenced as the docstring says.
+    cganzoo.train(toy_config(tmp_path, "silent", max_steps=2), progress=False, log=lambda line: None,
+                  registry=registry)
+    assert capsys.readouterr().out == ""
+    # An application that set up logging gets the lines through it, not printed a second time.
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)  # what logging.basicConfig(level="INFO") installs
+    logging.getLogger().addHandler(handler)
+    logging.getLogger().setLevel(logging.INFO)
+    try:
+        cganzoo.train(toy_config(tmp_path, "logged", max_steps=2), registry=registry)
+    finally:
+        logging.getLogger().removeHandler(handler)
+        logging.getLogger().setLevel(logging.WARNING)
+    assert lines_of(capsys.readouterr().out) == []
+    logged = lines_of(stream.getvalue())
+    assert len(logged) == 3 and logged[0].endswith(f"outputs in {tmp_path / 'logged'}")
+    # The CLI's own handler (what `cganzoo run` installs before calling the API): each line once.
+    _print_status_lines()
+    cganzoo.train(toy_config(tmp_path, "cli", max_steps=2), registry=registry)
+    printed = lines_of(capsys.readouterr().out)
+    assert len(printed) == 3 and printed[0].endswith(f"outputs in {tmp_path / 'cli'}")
