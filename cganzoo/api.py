@@ -5,7 +5,7 @@ Example::
     import cganzoo
 
     config = cganzoo.resolve_config("mlp-cgan", overrides={"epochs": 1, "device": "cpu"})
-    run_dir = cganzoo.train(config)                 # -> Path("runs/mlp-cgan-mnist-...")
+    run_dir = cganzoo.train(config)                 # -> Path("runs/mlp-cgan-mnist-..."), progress on the way
     model = cganzoo.load(run_dir)                   # generator and conditioner, eval mode
     images = model.sample([3, 7], n=16, seed=0)     # (32, 1, 32, 32) float32 in [-1, 1]
     cganzoo.save_grid(images, "grid.png", nrow=16)
@@ -13,6 +13,8 @@ Example::
 
 from __future__ import annotations
 
+import logging
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -73,9 +75,13 @@ def train(config: RunConfig | dict[str, Any], *, run_dir: str | Path | None = No
         config: A :class:`RunConfig`, or a dict of its fields.
         run_dir: Output directory; default ``config.out`` or ``runs/<model>-<dataset>-<time>``.
         resume: Continue ``run_dir`` from its latest checkpoint (the config is read from it).
-        progress: Show a progress bar.
-        log: Receives one-line status messages; default: the ``cganzoo``
-            logger at level INFO (``logging.basicConfig(level="INFO")`` shows them).
+        progress: Show progress as the CLI does: a bar on stderr when it is a
+            terminal, else a plain line now and then through ``log``
+            (``progress=False``: neither).
+        log: Receives one-line status messages (start, progress lines, end);
+            ``log=lambda line: None`` silences them. Default: the ``cganzoo``
+            logger at level INFO where logging shows it (the CLI's handler, an
+            application's ``logging.basicConfig(level="INFO")``), else stdout.
         registry: Component registry (default: installed plugins).
 
     Under ``torchrun`` (``cganzoo run --nproc N``) every rank calls this; they
@@ -101,9 +107,24 @@ def train(config: RunConfig | dict[str, Any], *, run_dir: str | Path | None = No
     target = Path(run_dir) if run_dir is not None else (config.out or default_run_dir(config))
     # Under torchrun this joins the process group (see cganzoo.distributed.context); alone it is a no-op.
     with distributed_session(resolve_device(config.device), config.dist_timeout_s) as dist:
-        trainer = Trainer(config, target, resume=resume, registry=registry, progress=progress, log=log, dist=dist)
+        trainer = Trainer(config, target, resume=resume, registry=registry, progress=progress,
+                          log=log or _default_status_log(), dist=dist)
         trainer.run()
         return trainer.run_dir
+
+
+def _default_status_log() -> Callable[[str], None]:
+    """The ``cganzoo`` logger where an INFO record of it reaches a handler, else a print to stdout.
+
+    A bare ``cganzoo.train(config)`` in a script or notebook has no logging set up, and its
+    status lines would vanish for minutes; with logging set up, printing too would say each line twice.
+    """
+    logger = logging.getLogger("cganzoo")
+    return logger.info if logger.isEnabledFor(logging.INFO) and logger.hasHandlers() else _print_status_line
+
+
+def _print_status_line(line: str) -> None:
+    print(line, file=sys.stdout, flush=True)  # the stdout of the moment (a notebook or a test may swap it)
 
 
 def read_run_config(run_dir: str | Path) -> tuple[RunConfig, dict[str, Any]]:

@@ -52,6 +52,29 @@ def test_sample_grid_rows_are_classes_and_generator_mode_is_restored(tmp_path, r
     assert trainer.generator.training
 
 
+def test_sample_at_start_writes_the_untrained_grid_once_and_leaves_training_as_it_was(tmp_path, registry):
+    before_after = cganzoo.train(toy_config(tmp_path, "before", max_steps=6, sample_at_start=True), progress=False,
+                                 log=quiet, registry=registry)
+    samples = before_after / "samples"
+    assert sorted(p.name for p in samples.iterdir()) == ["step_0.png", "step_6.png"]
+    first, last = (Image.open(samples / name) for name in ("step_0.png", "step_6.png"))
+    assert first.size == last.size and first.tobytes() != last.tobytes()
+    # step_0.png is the untrained generator: what a freshly built trainer of this config draws.
+    fresh = Trainer(toy_config(tmp_path, "fresh", max_steps=6), tmp_path / "fresh", registry=registry,
+                    progress=False, log=quiet)
+    assert Image.open(SampleGrids.draw(fresh)).tobytes() == first.tobytes()
+    # Drawing it changes nothing the run trains: the losses equal those of a run without it.
+    plain = cganzoo.train(toy_config(tmp_path, "plain", max_steps=6), progress=False, log=quiet, registry=registry)
+    losses = lambda run: [(r["step"], r["d_loss"], r["g_loss"])
+                          for r in map(json.loads, (run / "metrics.jsonl").read_text().splitlines())]
+    assert losses(before_after) == losses(plain) and len(losses(plain)) == 2
+    # A resumed run keeps the grids it has and draws no new "before" grid.
+    (samples / "step_0.png").unlink()
+    cganzoo.train(toy_config(tmp_path, "before", max_steps=12, sample_at_start=True), run_dir=before_after,
+                  resume=True, progress=False, log=quiet, registry=registry)
+    assert sorted(p.name for p in samples.iterdir()) == ["step_12.png", "step_6.png"]
+
+
 def reference_loop(trainer: Trainer, steps: int) -> list[tuple[float, float]]:
     """The reference script's step, written plainly: no frozen D, plain zero_grad()."""
     G, D, loss, cfg = trainer.generator, trainer.discriminator, trainer.loss, trainer.config

@@ -358,3 +358,108 @@ def test_without_a_terminal_progress_is_one_line_per_epoch_not_a_bar(tmp_path, r
     assert [line.split(":")[1].split("(")[0].strip() for line in epochs] == ["epoch 1/2 done", "epoch 2/2 done"]
     assert "(step 8/16): d_loss " in epochs[0] and epochs[0].endswith(" images/s")
     assert "\r" not in capsys.readouterr().err
+
+
+def plain_progress_lines(steps_per_epoch: int, total_steps: int, seconds_per_step: float,
+                         interval_s: float = 30.0) -> list[str]:
+    """The lines ProgressBar prints without a terminal, on a fake clock that advances one step at a time."""
+    from types import SimpleNamespace
+
+    from cganzoo.training.progress import ProgressBar
+
+    now = [0.0]
+    lines: list[str] = []
+    trainer = SimpleNamespace(total_steps=total_steps, batches=range(steps_per_epoch), log=lines.append,
+                              state=SimpleNamespace(step=0), config=SimpleNamespace(model="toy-gan"))
+    progress = ProgressBar(clock=lambda: now[0], interval_s=interval_s)
+    progress.on_fit_start(trainer)
+    for step in range(1, total_steps + 1):
+        now[0] += seconds_per_step
+        if step == 10:
+            progress.on_log(trainer, {"d_loss": 0.5, "g_loss": 0.7, "images_per_s": 1234.4})
+        progress.on_step_end(trainer, SimpleNamespace(step=step, d_loss=torch.tensor(0.25), g_loss=0.75,
+                                                      finished=step == total_steps))
+    progress.on_fit_end(trainer)
+    return lines
+
+
+def test_without_a_terminal_progress_lines_come_at_most_every_30_s_then_at_the_last_step(monkeypatch):
+    import io
+
+    from cganzoo.training.progress import PLAIN_LINE_INTERVAL_S
+
+    assert PLAIN_LINE_INTERVAL_S == 30.0
+    monkeypatch.setattr("sys.stderr", io.StringIO())  # a log file: no bar
+    # 5 steps per epoch, 4 s per step: the first epoch's end (20 s), then the first step 30 s after the
+    # previous line (steps 13, 21, 29, 37), then the last step.
+    lines = plain_progress_lines(steps_per_epoch=5, total_steps=40, seconds_per_step=4.0)
+    assert lines == [
+        "cganzoo: epoch 1/8 done (step 5/40): d_loss 0.2500, g_loss 0.7500",
+        "cganzoo: epoch 3/8 (step 13/40): d_loss 0.2500, g_loss 0.7500, 1,234 images/s",
+        "cganzoo: epoch 5/8 (step 21/40): d_loss 0.2500, g_loss 0.7500, 1,234 images/s",
+        "cganzoo: epoch 6/8 (step 29/40): d_loss 0.2500, g_loss 0.7500, 1,234 images/s",
+        "cganzoo: epoch 8/8 (step 37/40): d_loss 0.2500, g_loss 0.7500, 1,234 images/s",
+        "cganzoo: epoch 8/8 done (step 40/40): d_loss 0.2500, g_loss 0.7500, 1,234 images/s",
+    ]
+    # Long epochs (10 steps of 8 s): lines mid-epoch every 30 s or so; the first epoch's end (80 s) is no
+    # reason for a line once one was printed.
+    lines = plain_progress_lines(steps_per_epoch=10, total_steps=20, seconds_per_step=8.0)
+    assert [line.split(":")[1] for line in lines] == [" epoch 1/2 (step 4/20)", " epoch 1/2 (step 8/20)",
+                                                      " epoch 2/2 (step 12/20)", " epoch 2/2 (step 16/20)",
+                                                      " epoch 2/2 done (step 20/20)"]
+
+
+@pytest.fixture
+def bare_logging():
+    """Logging as a script or notebook has it: nothing set up for `cganzoo`, the root at WARNING; restored after."""
+    import logging
+
+    root, own = logging.getLogger(), logging.getLogger("cganzoo")
+    saved = root.level, own.handlers[:], own.level, own.propagate
+    own.handlers, own.propagate = [], True
+    own.setLevel(logging.NOTSET)
+    root.setLevel(logging.WARNING)
+    yield
+    own.handlers, own.propagate = saved[1], saved[3]
+    own.setLevel(saved[2])
+    root.setLevel(saved[0])
+
+
+def test_the_api_prints_its_progress_once_by_default_and_is_silenced_as_its_docstring_says(
+        tmp_path, registry, capsys, bare_logging):
+    import io
+    import logging
+
+    from cganzoo.cli import _print_status_lines
+
+    def lines_of(text):
+        return [line for line in text.splitlines() if line.startswith("cganzoo: ")]
+
+    # Nothing set up: the status and progress lines go to stdout, each once (stderr is no terminal: no bar).
+    cganzoo.train(toy_config(tmp_path, "bare", max_steps=2), registry=registry)
+    printed = lines_of(capsys.readouterr().out)
+    assert printed[0] == f"cganzoo: training toy-gan on toy-digits; outputs in {tmp_path / 'bare'}"
+    assert printed[1].startswith("cganzoo: epoch 1/1 (step 2/2): d_loss ")
+    assert printed[2].startswith("cganzoo: trained to step 2 in ") and len(printed) == 3
+    # Silenced as the docstring says.
+    cganzoo.train(toy_config(tmp_path, "silent", max_steps=2), progress=False, log=lambda line: None,
+                  registry=registry)
+    assert capsys.readouterr().out == ""
+    # An application that set up logging gets the lines through it, not printed a second time.
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)  # what logging.basicConfig(level="INFO") installs
+    logging.getLogger().addHandler(handler)
+    logging.getLogger().setLevel(logging.INFO)
+    try:
+        cganzoo.train(toy_config(tmp_path, "logged", max_steps=2), registry=registry)
+    finally:
+        logging.getLogger().removeHandler(handler)
+        logging.getLogger().setLevel(logging.WARNING)
+    assert lines_of(capsys.readouterr().out) == []
+    logged = lines_of(stream.getvalue())
+    assert len(logged) == 3 and logged[0].endswith(f"outputs in {tmp_path / 'logged'}")
+    # The CLI's own handler (what `cganzoo run` installs before calling the API): each line once.
+    _print_status_lines()
+    cganzoo.train(toy_config(tmp_path, "cli", max_steps=2), registry=registry)
+    printed = lines_of(capsys.readouterr().out)
+    assert len(printed) == 3 and printed[0].endswith(f"outputs in {tmp_path / 'cli'}")

@@ -34,6 +34,8 @@ from cganzoo.components.registry import Registry
 SAMPLES_PER_CLASS = 1000
 #: Default evaluation seed.
 EVAL_SEED = 0
+#: In a JSON report, where a skipped metric's own record and note point for the reason.
+SKIP_REASON_POINTER = "see protocol.skipped_metrics"
 
 
 @dataclass
@@ -59,10 +61,32 @@ class EvaluationReport:
     step: int | None = None
 
     def to_json(self) -> dict[str, Any]:
-        """The whole report as strict JSON data: undefined values are ``None`` (see :meth:`MetricResult.to_json`)."""
-        return json_safe({"step": self.step, "wall_s": round(self.wall_s, 3), "protocol": self.protocol,
+        """The whole report as strict JSON data: undefined values are ``None`` (see :meth:`MetricResult.to_json`).
+
+        A skip reason is written once: in ``protocol["skipped_metrics"]``
+        under the first metric it skipped; the other metrics it skipped say
+        ``"the reason given for <first>"`` there, and each skipped metric's own
+        record and note say :data:`SKIP_REASON_POINTER` (the missing Inception
+        weights skip three metrics with one long reason).
+        """
+        protocol = self.protocol
+        metrics = {name: r.to_json() for name, r in self.results.items()}
+        skipped = protocol.get("skipped_metrics")
+        if isinstance(skipped, dict) and skipped:
+            first: dict[str, str] = {}
+            for name, reason in skipped.items():
+                first.setdefault(reason, name)
+                record = metrics.get(name)
+                if record is not None and record["protocol"].get("skipped") == reason:
+                    record["protocol"]["skipped"] = SKIP_REASON_POINTER
+                    record["notes"] = [f"skipped: {SKIP_REASON_POINTER}" if note == f"skipped: {reason}" else note
+                                       for note in record["notes"]]
+            protocol = {**protocol, "skipped_metrics": {
+                name: reason if first[reason] == name else f"the reason given for {first[reason]}"
+                for name, reason in skipped.items()}}
+        return json_safe({"step": self.step, "wall_s": round(self.wall_s, 3), "protocol": protocol,
                           "metric_seconds": {k: round(v, 3) for k, v in self.metric_seconds.items()},
-                          "metrics": {name: r.to_json() for name, r in self.results.items()}})
+                          "metrics": metrics})
 
     def scalars(self) -> dict[str, float]:
         """``"metric/value" -> number`` for every scalar value."""
@@ -252,7 +276,8 @@ def evaluate_samples(samples: torch.Tensor, labels: torch.Tensor, data: Labelled
     A metric that raises :class:`~cganzoo.errors.MetricSkipped` (its optional
     package or weights are absent) is recorded with empty values and the reason
     (``protocol["skipped_metrics"]``, and a ``skipped: ...`` note), one line per
-    reason goes to ``log``, and the other metrics are computed.
+    reason goes to ``log`` (and one copy of it to the JSON form, see
+    :meth:`EvaluationReport.to_json`), and the other metrics are computed.
     """
     built = _metric_components(metrics, registry)
     device = torch.device(device)

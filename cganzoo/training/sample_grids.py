@@ -1,4 +1,5 @@
-"""Sample grids: ``samples/step_<N>.png`` every ``sample_interval`` steps and at the end (rank 0 writes)."""
+"""Sample grids: ``samples/step_<N>.png`` every ``sample_interval`` steps and at the end (rank 0 writes);
+``samples/step_0.png`` before the first step too with ``sample_at_start``."""
 
 from __future__ import annotations
 
@@ -20,6 +21,12 @@ class SampleGrids(Callback):
     """
 
     state_key = "sample_grids"
+
+    def on_fit_start(self, trainer: Any) -> None:
+        # Only a fresh run (step 0) draws the "before" grid: a resumed run wrote it when it started.
+        if trainer.config.sample_at_start and trainer.state.step == 0:
+            with trainer.clock.paused():  # like the grids of later steps, not charged to images/s
+                self.draw(trainer)
 
     def on_step_end(self, trainer: Any, end: Any) -> None:
         if end.step % trainer.config.sample_interval == 0 or end.finished:

@@ -54,6 +54,33 @@ def test_real_test_images_score_perfectly_on_every_builtin_metric(toy_data, toy_
     json.dumps(report.to_json())  # every record is JSON
 
 
+def test_a_reason_that_skips_several_metrics_is_said_once_in_the_log_the_table_and_the_json(toy_data, toy_judge):
+    from cganzoo.io import dumps_json
+
+    x = toy_data.test_images.float() / 127.5 - 1
+    lines: list[str] = []
+    report = evaluate_samples(x, toy_data.test_labels, toy_data, judge=toy_judge, log=lines.append,
+                              metrics=[*INCEPTION_METRICS, "parzen-log-likelihood"])
+    reason = report.protocol["skipped_metrics"]["inception-fid"]
+    assert "Inception weights not found" in reason
+    # The report object keeps the reason with every metric it skipped (what code reads) ...
+    assert all(report.protocol["skipped_metrics"][name] == reason == report.results[name].protocol["skipped"]
+               for name in INCEPTION_METRICS)
+    # ... and each place a person reads says it once.
+    assert "\n".join(lines).count(reason) == 1
+    assert report.format_table().count(reason) == 1
+    text = dumps_json(report.to_json(), indent=2)
+    assert text.count(json.dumps(reason)[1:-1]) == 1 and text.count("Inception weights not found") == 1
+    written = json.loads(text)
+    assert written["protocol"]["skipped_metrics"] == {"inception-fid": reason,
+                                                      "inception-kid": "the reason given for inception-fid",
+                                                      "inception-score": "the reason given for inception-fid"}
+    for name in INCEPTION_METRICS:
+        assert written["metrics"][name] == {"values": {}, "protocol": {"skipped": "see protocol.skipped_metrics"},
+                                            "notes": ["skipped: see protocol.skipped_metrics"]}
+    assert written["metrics"]["parzen-log-likelihood"] == report.results["parzen-log-likelihood"].to_json()
+
+
 def test_label_swapped_images_lose_conditional_accuracy_but_not_pooled_distance(toy_data, toy_judge):
     x = toy_data.test_images.float() / 127.5 - 1
     wrong = (toy_data.test_labels + 1) % 10
