@@ -147,7 +147,7 @@ class RunConfig(BaseModel):
                                                    "on CPU, see benchmarks/; rounds differently from the default).")
 
     sample_interval: int = Field(400, ge=1, description="Write a 10x10 sample grid every this many steps.")
-    sample_at_start: bool = Field(False, description="Also write samples/step_0.png before the first step (the "
+    sample_at_start: bool = Field(True, description="Also write samples/step_0.png before the first step (the "
                                                      "untrained generator on the same fixed noise), so the grids "
                                                      "show before and after; a resumed run already has it.")
     log_interval: int = Field(50, ge=1, description="Log losses and images/s every this many steps.")

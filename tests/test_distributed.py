@@ -136,7 +136,7 @@ def test_a_two_rank_run_writes_one_set_of_outputs(two_rank_run):
     assert record["distributed"] == {"world_size": 2, "backend": "gloo", "global_batch_size": 64,
                                      "per_rank_batch_size": 32, "sync_batchnorm": False, "timeout_s": 600.0}
     assert [r["step"] for r in metrics(run)] == [3, 6]  # one line per logged step, not one per rank
-    assert sorted(p.name for p in (run / "samples").iterdir()) == ["step_3.png", "step_6.png"]
+    assert sorted(p.name for p in (run / "samples").iterdir()) == ["step_0.png", "step_3.png", "step_6.png"]
     assert sorted(p.name for p in (run / "checkpoints").iterdir()) == ["latest", "step_000000003", "step_000000006"]
     assert {p.name for p in root.iterdir()} <= {"no-bn.yaml", "run2", "run1"}  # run1: the one-rank twin
 

@@ -24,7 +24,7 @@ COMMON = ["--device", "cpu", "--no-progress", "--batch-size", "16", "--log-inter
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory, toy_judge_dir):
     """Two toy runs: ``evaluated`` (12 steps, lr 1e-3, evaluated at steps 6 and 12, grids at 4, 8, 12) and
-    ``plain`` (10 steps, no evaluation, grids at 5 and 10). Their configs differ in exactly
+    ``plain`` (10 steps, no evaluation, grids at 5 and 10), each with the untrained grid of step 0. Their configs differ in exactly
     max_steps, lr, sample_interval and eval_interval."""
     root = tmp_path_factory.mktemp("plot-runs")
     with pytest.MonkeyPatch.context() as patch:
@@ -67,10 +67,11 @@ def test_plot_has_a_panel_per_curve_and_metric_and_a_grid_strip_per_run(runs):
         assert list(accuracy.get_lines()[0].get_ydata()) == [e["metrics"]["conditional-accuracy"]["values"]["accuracy"]
                                                               for e in evals]
         # First, middle and last grid of each run, titled with their step.
-        assert [(name, step) for name, step, _ in drawn.grids] == [("evaluated", 4), ("evaluated", 8),
-                                                                    ("evaluated", 12), ("plain", 5), ("plain", 10)]
+        assert [(name, step) for name, step, _ in drawn.grids] == [("evaluated", 0), ("evaluated", 4),
+                                                                    ("evaluated", 12), ("plain", 0), ("plain", 5),
+                                                                    ("plain", 10)]
         assert [ax.get_title() for _, _, ax in drawn.grids][2] == "evaluated: samples at step 12"
-        assert len(drawn.figure.axes) == len(scalars) + 3 + 5
+        assert len(drawn.figure.axes) == len(scalars) + 3 + 6
         assert [t.get_text() for t in drawn.figure.legends[0].get_texts()] == ["evaluated", "plain"]
         assert drawn.notes == ["run 'plain' has no evaluation records (train with --eval or --eval-interval N); "
                                "only its losses and images/s are plotted"]
@@ -84,7 +85,7 @@ def test_cli_plot_writes_a_png_beside_one_run_and_says_what_is_missing(runs, tmp
     evaluated, plain = runs
     assert main(["plot", str(plain)]) == 0
     captured = capsys.readouterr()
-    assert captured.out.strip() == f"wrote {plain / 'plot.png'} (3 curve panels, 2 sample grids, 1 run(s))"
+    assert captured.out.strip() == f"wrote {plain / 'plot.png'} (3 curve panels, 3 sample grids, 1 run(s))"
     assert captured.err.strip() == ("cganzoo: note: run 'plain' has no evaluation records (train with --eval or "
                                     "--eval-interval N); only its losses and images/s are plotted")
     with Image.open(plain / "plot.png") as image:

@@ -34,7 +34,7 @@ def test_a_run_writes_config_metrics_samples_and_checkpoints(tmp_path, registry)
     assert [r["step"] for r in lines] == [4, 8, 12]
     assert set(lines[0]) == {"epoch", "step", "d_loss", "g_loss", "images_per_s", "elapsed_s"}
     assert all(r["images_per_s"] > 0 for r in lines)
-    assert sorted(p.name for p in (run_dir / "samples").iterdir()) == ["step_12.png", "step_6.png"]
+    assert sorted(p.name for p in (run_dir / "samples").iterdir()) == ["step_0.png", "step_12.png", "step_6.png"]
     grid = Image.open(run_dir / "samples" / "step_12.png")
     # 10x10 grid of 32 px images, 2 px padding, and a column of class names ("class 0" ...) on the left
     assert grid.size[1] == 10 * 32 + 11 * 2 and grid.size[0] > 10 * 32 + 11 * 2

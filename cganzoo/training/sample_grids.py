@@ -1,5 +1,5 @@
 """Sample grids: ``samples/step_<N>.png`` every ``sample_interval`` steps and at the end (rank 0 writes);
-``samples/step_0.png`` before the first step too with ``sample_at_start``."""
+``samples/step_0.png`` before the first step too (``sample_at_start``, on by default)."""
 
 from __future__ import annotations
 
