@@ -1,7 +1,7 @@
 """Read what a run directory holds after (or during) training: its config, logged records and sample grids.
 
-The files are the ones :mod:`cganzoo.training` writes (see the README's *What a run
-writes*): ``config.json``, ``metrics.jsonl`` (one JSON object per line: logged
+The files are the ones :mod:`cganzoo.training` writes (see *What a run writes* in
+``docs/runs.md``): ``config.json``, ``metrics.jsonl`` (one JSON object per line: logged
 steps ``{"epoch", "step", "d_loss", "g_loss", "images_per_s", "elapsed_s"}``
 and evaluations ``{"epoch", "step", "eval": report}``) and
 ``samples/step_<N>.png``. Nothing here loads weights or data, so a run can be
