@@ -163,7 +163,7 @@ class RunConfig(BaseModel):
                                         "(1000: the Parzen protocol's 10,000 for MNIST).")
 
     out: Path | None = Field(None, description="Run directory; default runs/<model>-<dataset>-<time>.")
-    data_dir: Path | None = Field(None, description="Directory with hand-placed data files (see README).")
+    data_dir: Path | None = Field(None, description="Directory with hand-placed data files (see docs/datasets.md).")
 
     @field_validator("out", "data_dir", mode="before")
     @classmethod

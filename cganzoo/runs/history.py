@@ -1,12 +1,11 @@
 """Read what a run directory holds after (or during) training: its config, logged records and sample grids.
 
-The files are the ones :mod:`cganzoo.training` writes (see the README's *What a run
-writes*), read through :class:`~cganzoo.runs.layout.RunDir`: ``config.json``,
-``metrics.jsonl`` (one JSON object per line: logged steps ``{"epoch", "step",
-"d_loss", "g_loss", "images_per_s", "elapsed_s"}`` and evaluations
-``{"epoch", "step", "eval": report}``) and ``samples/step_<N>.png``. Nothing
-here loads weights or data, so a run can be read while it trains, on a machine
-without its data set.
+The files are the ones :mod:`cganzoo.training` writes (see *What a run writes* in
+``docs/runs.md``), read through :class:`~cganzoo.runs.layout.RunDir`: ``config.json``, ``metrics.jsonl`` (one JSON object per line: logged
+steps ``{"epoch", "step", "d_loss", "g_loss", "images_per_s", "elapsed_s"}``
+and evaluations ``{"epoch", "step", "eval": report}``) and
+``samples/step_<N>.png``. Nothing here loads weights or data, so a run can be
+read while it trains, on a machine without its data set.
 """
 
 from __future__ import annotations

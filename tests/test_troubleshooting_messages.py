@@ -1,4 +1,4 @@
-"""The README's troubleshooting table quotes messages the code can actually print.
+"""The troubleshooting table of docs/troubleshooting.md quotes messages the code can actually print.
 
 A message template of the code is an f-string or string literal in
 ``cganzoo/`` or ``plugins/`` (a ``+`` of them counts as one), its ``{...}``
@@ -6,7 +6,7 @@ fields being holes; library messages the CLI passes through (pydantic's) are
 produced here for real. A backtick-quoted message of the table's first column
 is cut at its ``...`` into segments; each segment must read as part of one
 template: a run of the template's literal text, in order, whose holes (and
-the segment's two ends) hold no more than a few words, the values the README
+the segment's two ends) hold no more than a few words, the values the page
 shows by example (``'X'``, ``D``, ``10``, ``generator``, ``SIGINT``).
 """
 
@@ -19,16 +19,16 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-README = ROOT / "README.md"
+PAGE = ROOT / "docs" / "troubleshooting.md"
 HOLE = "\x00"
-#: What a README message writes in place of a value: a quoted name, a lone capital, a number, brackets.
+#: What a quoted message writes in place of a value: a quoted name, a lone capital, a number, brackets.
 PLACEHOLDER = re.compile(r"'[^']*'|\b[A-Z]\b|-?\b\d+(?:\.\d+)?\b")
-#: Most words a hole (or a segment's end) may hold once the README's placeholders are taken out.
+#: Most words a hole (or a segment's end) may hold once the placeholders are taken out.
 HOLE_WORDS = 2
 
 
 def troubleshooting_messages() -> list[str]:
-    text = README.read_text(encoding="utf-8")
+    text = PAGE.read_text(encoding="utf-8")
     section = text.split("## Troubleshooting", 1)[1]
     messages = []
     for line in section.splitlines():
