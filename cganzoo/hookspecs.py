@@ -1,4 +1,4 @@
-"""Hook specifications: the plugin author's reference.
+"""Hook specifications: what each hook registers, and where its contract is written.
 
 A plugin is an importable module (or object) that implements one or more of
 the hooks below, each marked with :data:`cganzoo.hookimpl`, and is announced
@@ -14,8 +14,15 @@ detection and validation (the pattern of simonw/llm). The built-in plugins in
 ``plugins/`` use exactly these hooks, so they double as worked examples.
 
 Factories receive keyword arguments only: the context the core supplies
-(documented per hook) plus the fields of the component's own ``params`` model,
+(listed per hook below) plus the fields of the component's own ``params`` model,
 a pydantic model with ``extra="forbid"``.
+
+Each contract is written once. This module says what each hook registers:
+the ``register`` call and the keyword arguments its factory receives. What
+the factory returns is specified by the docstring of the interface class it
+names (:mod:`cganzoo.interfaces`; :class:`cganzoo.evaluation.Metric` for
+metrics). ``docs/plugins.md`` walks through writing a plugin for each hook,
+with examples that run as tests.
 """
 
 from __future__ import annotations
@@ -33,15 +40,15 @@ def register_datasets(register):  # pragma: no cover - specification only
     """Register dataset sources.
 
     Call ``register(name, factory, params=ParamsModel, description="...")``.
-    ``factory(data_dir: Path | None, log: Callable[[str], None], **params)``
-    returns a :class:`cganzoo.interfaces.LabelledImages`: the training images
-    as a uint8 tensor ``(N, C, H, W)`` in ``[0, 255]``, int64 labels ``(N,)``
-    in ``[0, num_classes)``, and a :class:`cganzoo.interfaces.DatasetInfo`.
-    Resizing, scaling to ``[-1, 1]`` and shuffling are the core's job. A
-    factory that names an ``img_size`` keyword also receives the run's image
-    side in pixels (for data whose images differ in size). :mod:`cganzoo.data`
-    offers ordered sources, a checksummed tensor cache, image decoding and the
-    checks every data set needs (``docs/datasets.md`` shows a plugin built on it).
+    The core calls ``factory(data_dir: Path | None, log: Callable[[str], None],
+    **params)``; a factory that names an ``img_size`` keyword also receives the
+    run's image side in pixels (for data whose images differ in size). It
+    returns a :class:`cganzoo.interfaces.LabelledImages`, whose docstring (and
+    :class:`cganzoo.interfaces.DatasetInfo`'s) is the contract.
+
+    :mod:`cganzoo.data` offers ordered sources, a checksummed tensor cache,
+    image decoding and the checks every data set needs (``docs/datasets.md``
+    shows a plugin built on it).
 
     Example::
 
@@ -57,36 +64,16 @@ def register_conditioners(register):  # pragma: no cover - specification only
     """Register conditioners: modules mapping labels ``y`` to conditions.
 
     Call ``register(name, factory, params=ParamsModel, description="...")``.
-    ``factory(num_classes: int, class_names: tuple[str, ...], role: str, **params)``
-    returns a :class:`cganzoo.interfaces.Conditioner` (subclass it). ``role``
-    is ``"generator"`` or ``"discriminator"``: the generator and the
-    discriminator each get their own instance, built with their role, so a
-    conditioner decides what it does on each side. A conditioner that cannot
-    serve a role raises :class:`cganzoo.errors.IncompatibleError` saying why.
-
-    The instance sets an integer ``cond_dim`` (0 allowed: no input
-    conditioning) and ``num_classes``; ``forward(y)`` maps int64 labels ``(B,)``
-    to a float tensor ``(B, cond_dim)`` that the network takes as extra
-    input. Discriminator-side conditioners may instead (or also) act on the
-    discriminator's features (``reads_features = True``, ``bind_features``,
-    ``condition_output``: projection) and add auxiliary loss terms
-    (``generator_loss``, ``discriminator_loss``: AC-GAN's class
-    cross-entropy); conditioners that set ``accepts_text = True`` implement
-    ``encode_text(texts)`` for free-text labels at sampling time. The
-    :class:`cganzoo.interfaces.Conditioner` docstring is the reference.
+    The core calls ``factory(num_classes: int, class_names: tuple[str, ...],
+    role: str, **params)`` once per side, ``role`` being ``"generator"`` or
+    ``"discriminator"``, and it returns a :class:`cganzoo.interfaces.Conditioner`
+    (subclass it), whose docstring is the contract: ``cond_dim``, the
+    conditioning mechanisms, output conditioning, auxiliary losses, free text.
 
     A run uses ``conditioner`` for both sides unless ``generator_conditioner``
     or ``discriminator_conditioner`` name another one for that side.
 
     Example::
-
-        class Doubled(Conditioner):
-            def __init__(self, num_classes, class_names, role):
-                super().__init__()
-                self.num_classes, self.cond_dim = num_classes, 2 * num_classes
-
-            def forward(self, y):
-                return F.one_hot(y, self.num_classes).float().repeat(1, 2)
 
         @hookimpl
         def register_conditioners(register):
@@ -103,36 +90,25 @@ def register_networks(register):  # pragma: no cover - specification only
 
     A generator factory is called as ``factory(latent_dim: int, cond_dim: int,
     img_shape: tuple[int, int, int], **params)`` and returns a
-    :class:`cganzoo.interfaces.GeneratorNetwork`: ``forward(z, c)`` maps
-    ``z (B, latent_dim)`` and ``c (B, cond_dim)`` to images ``(B, C, H, W)``
-    in ``[-1, 1]``.
+    :class:`cganzoo.interfaces.GeneratorNetwork`.
 
     A discriminator factory is called as ``factory(cond_dim: int,
     img_shape: tuple[int, int, int], **params)`` and returns a
-    :class:`cganzoo.interfaces.DiscriminatorNetwork`: ``forward(x, c)`` maps
-    images ``(B, C, H, W)`` and ``c (B, cond_dim)`` to logits ``(B,)``
-    (unbounded; no sigmoid). ``cond_dim`` may be 0 (the conditioner acts on
-    the output only). To serve output conditioners (projection, AC-GAN) it
-    also sets ``feature_dim`` and implements ``features(x, c) -> (B,
-    feature_dim)`` and ``output(h) -> (B,)`` with ``forward(x, c) ==
-    output(features(x, c))``.
+    :class:`cganzoo.interfaces.DiscriminatorNetwork`; ``cond_dim`` may be 0
+    (the conditioner acts on the output only).
 
-    A generator network may implement ``init_from_data(images)``, a
-    data-dependent initialisation the runner calls once on a fresh run before
-    the first step with the training images (uint8 ``(N, C, H, W)`` in
-    ``[0, 255]``, after resizing); it must be deterministic, and a resumed
-    run loads its weights instead (see
-    :meth:`cganzoo.interfaces.GeneratorNetwork.init_from_data`).
+    The two classes' docstrings are the contract (with
+    :class:`cganzoo.interfaces.WeightConstraint`'s ``constrain_``): shapes and
+    ranges, features for output conditioners, ``init_from_data``,
+    ``min_batch_size``, ``supported_shapes`` and the error for an image shape
+    a factory cannot handle.
 
-    Either network may implement ``constrain_()``, which the training step
-    calls after each optimizer update of that network to project its weights
-    in place (e.g. a max-norm constraint; see
-    :meth:`cganzoo.interfaces.GeneratorNetwork.constrain_`).
+    Example::
 
-    Either network may set ``min_batch_size`` (default 1) if it cannot train
-    on smaller batches (BatchNorm1d needs 2). A factory raises
-    :class:`cganzoo.errors.IncompatibleError` for an image shape it cannot
-    handle, naming the shapes it can.
+        @hookimpl
+        def register_networks(register):
+            register("tiny", TinyGenerator, kind="generator", params=TinyParams,
+                     description="two linear layers")
     """
 
 
@@ -141,21 +117,15 @@ def register_losses(register):  # pragma: no cover - specification only
     """Register adversarial losses.
 
     Call ``register(name, factory, params=ParamsModel, description="...")``.
-    ``factory(**params)`` returns a :class:`cganzoo.interfaces.AdversarialLoss`:
-    pure functions of logits returning scalar losses,
-    ``discriminator_loss(real_logits, fake_logits)`` and
-    ``generator_loss(fake_logits)``, logits ``(B,)``. A loss never touches an
-    optimizer; the runner owns every ``backward()`` and ``step()``.
+    ``factory(**params)`` returns a :class:`cganzoo.interfaces.AdversarialLoss`,
+    whose docstring is the contract: pure functions of logits, and the
+    optional ``discriminator_penalty`` (WGAN-GP) with its ``noise``.
 
-    A loss with a penalty on the discriminator (WGAN-GP) also implements
-    ``discriminator_penalty(critic, real, fake, noise) -> scalar``, where
-    ``critic(x)`` gives D's logits ``(B,)`` for images ``x`` (the condition
-    bound to the real batch's labels) and ``noise`` is a
-    :class:`cganzoo.BatchNoise`: draw every random number from it
-    (``noise.rand(B, 1, 1, 1)``), never from torch's global generator, so the
-    draws do not depend on the number of processes; set
-    ``per_sample_discriminator = True`` if the penalty is invalid with
-    BatchNorm in D (checked before training).
+    Example::
+
+        @hookimpl
+        def register_losses(register):
+            register("hinge", HingeLoss, description="hinge loss (Lim & Ye 2017)")
     """
 
 
@@ -164,33 +134,16 @@ def register_metrics(register):  # pragma: no cover - specification only
     """Register evaluation metrics.
 
     Call ``register(name, factory, params=ParamsModel, description="...")``.
-    ``factory(**params)`` returns a :class:`cganzoo.evaluation.Metric`: an
-    object whose ``compute(context)`` takes a
+    ``factory(**params)`` returns a :class:`cganzoo.evaluation.Metric`, whose
+    docstring is the contract: ``compute(context)`` reads the shared
     :class:`cganzoo.evaluation.EvaluationContext` and returns a
-    :class:`cganzoo.evaluation.MetricResult`. ``cganzoo eval`` and
-    ``cganzoo run --eval`` compute every registered metric (or those named
-    with ``--metrics``) on one shared set of generated images, so a metric
-    should read what it needs from the context: ``context.images("generated")``
-    (float ``(N, C, h, w)`` in ``[-1, 1]`` and int64 labels ``(N,)``),
-    ``context.real("test")`` (uint8 at native size), ``context.judge_outputs(split)``
-    (the judge's cached features and logits) and ``context.protocol()`` (sample
-    counts, seed, judge checksum) to start its own protocol record.
-    ``context.shared(key, compute)`` computes expensive work once per
-    evaluation for every metric that asks with the same key (the Inception
-    metrics share their features so), and ``context.resolved_cache_root()``
-    is where to cache what is computed from the real data. A metric that
-    cannot run here (an optional package or weights file is absent) raises
-    :class:`cganzoo.MetricSkipped` with a one-line reason saying how to get
-    it: the report records the metric as skipped and the others still run. The
-    built-in metrics (``plugins/cganzoo_metrics``) are worked examples.
+    :class:`cganzoo.evaluation.MetricResult`, or raises
+    :class:`cganzoo.MetricSkipped`. ``cganzoo eval`` and ``cganzoo run --eval``
+    compute every registered metric (or those named with ``--metrics``) on one
+    shared set of generated images. The built-in metrics
+    (``plugins/cganzoo_metrics``) are worked examples.
 
     Example::
-
-        class MeanInk:
-            def compute(self, context):
-                images, _ = context.images("generated")
-                value = float((images.flatten(1) > 0).float().mean())
-                return MetricResult({"ink_fraction": value}, context.protocol(judge=False))
 
         @hookimpl
         def register_metrics(register):
@@ -204,8 +157,12 @@ def register_models(register):  # pragma: no cover - specification only
 
     Call ``register(name, config, description="...")`` where ``config`` is a
     dict of :class:`cganzoo.config.RunConfig` fields (components as
-    ``{"name": ..., "params": {...}}``). ``cganzoo run NAME`` starts from it and
-    command-line flags override it.
+    ``{"name": ..., "params": {...}}``); ``RunConfig`` is the contract.
+    ``cganzoo run NAME`` starts from it and command-line flags override it.
+    A preset too large to train in a CPU test may also pass
+    ``smoke_params={...}``: ``RunConfig`` fields merged over it for
+    ``tests/test_zoo_mnist.py`` only (``docs/plugins.md``, "Presets too large
+    for CPU tests").
 
     Example::
 
@@ -237,15 +194,9 @@ def register_optimizers(register):  # pragma: no cover - specification only
 
     and returns a ``torch.optim.Optimizer``, or a
     :class:`cganzoo.interfaces.ScheduledOptimizer` when its hyper-parameters
-    follow a schedule (a pure function of the update count, so a resumed run
-    restores it exactly). The runner calls ``zero_grad``, ``step`` and the
-    schedule; the optimizer's ``state_dict`` is checkpointed.
+    follow a schedule; that class's docstring is the contract.
 
     Example::
-
-        class RMSpropParams(BaseModel):
-            model_config = ConfigDict(extra="forbid")
-            alpha: float = Field(0.99, gt=0, lt=1)
 
         def make_rmsprop(parameters, lr, betas, weight_decay, fast_path, alpha):
             return torch.optim.RMSprop(parameters, lr=lr, alpha=alpha, weight_decay=weight_decay)
@@ -261,27 +212,11 @@ def register_augmentations(register):  # pragma: no cover - specification only
     """Register augmentations: differentiable transforms of the images D sees.
 
     Call ``register(name, factory, params=ParamsModel, description="...")``.
-    ``factory(**params)`` returns a :class:`cganzoo.interfaces.Augmentation`:
-    a callable ``augment(x, noise) -> x'`` on float images ``(B, C, H, W)``
-    in about ``[-1, 1]``, returning the same shape, differentiable in ``x``
-    (the generator's gradients flow through it: DiffAugment, Zhao et al.
-    2020, Sec. 3). A run with ``augmentation`` set applies it to the real and
-    the generated images before every call of D, in the D updates and in the
-    G update alike.
-
-    ``noise`` is a :class:`cganzoo.BatchNoise` over the run's checkpointed
-    noise generator: draw every random number from it (``noise.rand(B, 1, 1, 1)``,
-    ``noise.randint(high, B, 1)``), never from torch's global generator, so a
-    resumed run repeats the same augmentations and ``N`` processes draw what
-    one process draws. Draw per-sample values for the whole batch, so the
-    draws do not depend on the batch's content.
+    ``factory(**params)`` returns a :class:`cganzoo.interfaces.Augmentation`,
+    whose docstring is the contract: ``augment(x, noise)``, where the run
+    applies it, and how to draw random numbers from ``noise``.
 
     Example::
-
-        class Flip:
-            def __call__(self, x, noise):
-                flip = noise.rand(x.shape[0], 1, 1, 1, dtype=x.dtype) < 0.5
-                return torch.where(flip, x.flip(3), x)
 
         @hookimpl
         def register_augmentations(register):
@@ -295,20 +230,12 @@ def register_callbacks(register):  # pragma: no cover - specification only
 
     Call ``register(name, factory, params=ParamsModel, description="...")``.
     ``factory(**params)`` returns a :class:`cganzoo.interfaces.Callback`
-    (subclass it and override the hooks you need: ``on_fit_start``,
-    ``on_step_end``, ``on_log``, ``on_samples``, ``on_checkpoint``,
-    ``on_evaluation``, ``on_fit_end``; ``state_dict`` / ``load_state_dict`` if it
-    has state that a resumed run must get back). A run uses the callbacks its
-    config names (``callbacks: [{name: ..., params: {...}}]``) before the
-    built-in ones (metrics log, progress bar, sample grids, checkpoints,
-    evaluation), in the order given. A callback observes training; it never
-    calls ``backward()`` or an optimizer's ``step()``.
+    (subclass it and override the hooks you need), whose docstring is the
+    contract: the hooks, their order, and the state a resumed run gets back.
+    A run uses the callbacks its config names
+    (``callbacks: [{name: ..., params: {...}}]``) in the order given.
 
     Example::
-
-        class PrintLosses(Callback):
-            def on_log(self, trainer, record):
-                print(record["step"], record["d_loss"], record["g_loss"])
 
         @hookimpl
         def register_callbacks(register):

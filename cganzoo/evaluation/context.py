@@ -229,12 +229,27 @@ class Metric(Protocol):
     seed, judge checksum) and caveats. A metric never trains the generator and
     draws random numbers only from generators seeded with ``context.seed``, so
     an evaluation is repeatable.
+
+    Every metric of an evaluation shares one context, so a metric reads what
+    it needs from it rather than computing it again:
+    ``context.images("generated")`` (float ``(N, C, h, w)`` in ``[-1, 1]`` and
+    int64 labels ``(N,)``), ``context.real("test")`` (uint8 at native size),
+    ``context.judge_outputs(split)`` (the judge's cached features and logits)
+    and ``context.protocol()``. ``context.shared(key, compute)`` computes
+    expensive work once per evaluation for every metric that asks with the
+    same key (the Inception metrics share their features so), and
+    ``context.resolved_cache_root()`` is where to cache what is computed from
+    the real data.
     """
 
     def compute(self, context: EvaluationContext) -> MetricResult:
         """Measure the context's generated images.
 
         Raises:
+            MetricSkipped: the metric cannot run here (an optional package or
+                weights file is absent); its one-line reason says how to get
+                it. The report records the metric as skipped and the others
+                still run.
             EvaluationError: the metric cannot be computed on this context
                 (e.g. too few samples); the message says what it needs.
         """

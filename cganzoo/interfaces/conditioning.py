@@ -25,7 +25,8 @@ class Conditioner(nn.Module, ABC):
     ``"discriminator"``; G and D each get their own instance, and a conditioner
     may do different things on each side (``projection`` is a learned embedding
     on the generator side and an inner product with D's features on the
-    discriminator side).
+    discriminator side). A conditioner that cannot serve the role it is built
+    for raises :class:`cganzoo.errors.IncompatibleError` saying why.
 
     Three ways to condition, all through this one interface (the
     :data:`MECHANISMS`; a conditioner lists those it can serve in

@@ -50,6 +50,10 @@ class DatasetInfo:
 class LabelledImages:
     """A data set held in memory as tensors.
 
+    What a ``register_datasets`` factory returns. Resizing to the run's image
+    size, scaling to ``[-1, 1]`` and shuffling are the core's job, not the
+    data set's.
+
     Attributes:
         images: uint8 tensor ``(N, C, H, W)``, values in ``[0, 255]``.
         labels: ``(N,)`` labels in ``[0, info.num_classes)``, of any integer

@@ -62,7 +62,8 @@ class GeneratorNetwork(WeightConstraint, nn.Module, ABC):
             ``{"channels": (1, 3), "sizes": (28, 32, 64)}`` (square sides in
             pixels), shown by ``cganzoo list``; ``None`` (the default) means any
             shape. The constructor still refuses an unsupported shape with
-            :class:`cganzoo.errors.IncompatibleError`, before training.
+            :class:`cganzoo.errors.IncompatibleError` naming the shapes it
+            can make, before training.
     """
 
     latent_dim: int
@@ -136,7 +137,8 @@ class DiscriminatorNetwork(WeightConstraint, nn.Module, ABC):
             c: Condition ``(B, cond_dim)``, float.
 
         Returns:
-            Logits ``(B,)``: unbounded real scores, higher means "real".
+            Logits ``(B,)``: unbounded real scores, higher means "real" (no
+            sigmoid: the loss applies whatever it needs).
         """
 
     def features(self, x: torch.Tensor, c: torch.Tensor) -> torch.Tensor:

@@ -16,6 +16,11 @@ from torch import nn
 class ScheduledOptimizer:
     """An optimizer whose hyper-parameters follow a schedule (see ``register_optimizers``).
 
+    A ``register_optimizers`` factory returns one of these, or a plain
+    ``torch.optim.Optimizer`` when nothing follows a schedule. The runner calls
+    the optimizer's ``zero_grad`` and ``step`` and the schedule; the
+    optimizer's ``state_dict`` is checkpointed.
+
     Attributes:
         optimizer: The ``torch.optim.Optimizer`` the runner steps.
         schedule: ``schedule(optimizer, update)`` sets the hyper-parameters

@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from torch import nn
 
 from cganzoo import Conditioner, DiscriminatorOutput
+from cganzoo_conditioners.embedding import EmbeddingConditioner
 
 
 class AuxiliaryClassifierParams(BaseModel):
@@ -89,8 +90,6 @@ def make_auxiliary_classifier(num_classes: int, class_names: tuple[str, ...], ro
                               cond_dim: int | None = None, weight: float = 1.0,
                               fake_class_loss: bool = True) -> Conditioner:
     """``auxiliary-classifier`` for one side: a learned embedding for G, the class head for D."""
-    from cganzoo_conditioners import EmbeddingConditioner
-
     if role == "generator":
         return EmbeddingConditioner(num_classes, class_names, role, cond_dim=cond_dim)
     return AuxiliaryClassifier(num_classes, weight=weight, fake_class_loss=fake_class_loss)

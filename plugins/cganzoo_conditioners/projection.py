@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from torch import nn
 
 from cganzoo import Conditioner, DiscriminatorOutput
+from cganzoo_conditioners.embedding import EmbeddingConditioner
 
 
 class ProjectionParams(BaseModel):
@@ -74,8 +75,6 @@ class ProjectionConditioner(Conditioner):
 def make_projection(num_classes: int, class_names: tuple[str, ...], role: str, cond_dim: int | None = None,
                     spectral_norm: bool = False) -> Conditioner:
     """``projection`` for one side: a learned embedding for G, the projection for D."""
-    from cganzoo_conditioners import EmbeddingConditioner
-
     if role == "generator":
         return EmbeddingConditioner(num_classes, class_names, role, cond_dim=cond_dim)
     return ProjectionConditioner(num_classes, spectral_norm=spectral_norm)

