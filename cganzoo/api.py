@@ -22,7 +22,8 @@ import torch
 
 from cganzoo.runs.checkpoint import load_latest_checkpoint, load_module_state
 from cganzoo.components.factory import create_dataset, model_preset
-from cganzoo.config import ComponentSpec, RunConfig, merge_config, read_config_file, validate_config
+from cganzoo.config import (ComponentSpec, RunConfig, merge_config, parse_config_text, read_config_file,
+                            validate_config)
 from cganzoo.distributed.device import resolve_device
 from cganzoo.distributed.context import distributed_session
 from cganzoo.errors import CheckpointError, ConfigError
@@ -111,7 +112,8 @@ def read_run_config(run_dir: str | Path) -> tuple[RunConfig, dict[str, Any]]:
 
     Raises:
         ConfigError: ``run_dir`` does not exist or holds no ``config.json`` (not a run directory).
-        CheckpointError: its ``config.json`` is unreadable or invalid.
+        CheckpointError: its ``config.json`` is unreadable or invalid (a key given twice, a bool
+            where a number belongs: the same rules as a config file's).
     """
     path = Path(run_dir) / "config.json"
     if not Path(run_dir).is_dir():
@@ -121,7 +123,7 @@ def read_run_config(run_dir: str | Path) -> tuple[RunConfig, dict[str, Any]]:
         raise ConfigError(f"{str(run_dir)!r} is not a cganzoo run: it holds no config.json; name a directory "
                           f"written by `cganzoo run`")
     try:
-        record = json.loads(path.read_text(encoding="utf-8"))
+        record = parse_config_text(path.read_text(encoding="utf-8"), "JSON")  # a key given twice is refused
         return validate_config(record["config"]), record
     except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError, KeyError, TypeError) as exc:
         raise CheckpointError(f"{str(path)!r} is missing or not a cganzoo run config: {exc}") from None

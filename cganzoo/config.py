@@ -5,9 +5,10 @@ CGAN's), the model preset (``cganzoo run MODEL``), a ``--config`` file (YAML
 or JSON), then command-line flags.
 
 Config values mean what was typed, from every source (files, flags, Python
-overrides, a run's ``config.json``, component params): a bool is never taken
-for a number (:func:`refuse_bools_as_numbers`, applied to every model here
-through :class:`ConfigModel` and to every component's params model through
+overrides, a run's ``config.json``, component params): a key given twice in
+one file is refused (:func:`parse_config_text`), and a bool is never taken for
+a number (:func:`refuse_bools_as_numbers`, applied to every model here through
+:class:`ConfigModel` and to every component's params model through
 :func:`validate_options`).
 """
 
@@ -337,17 +338,20 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
     """Read a YAML or JSON config file into a dict (not yet validated).
 
     Raises:
-        ConfigError: the file is missing, unreadable, empty, not valid YAML/JSON, or not a mapping.
+        ConfigError: the file is missing, unreadable, empty, not valid YAML/JSON, gives a key
+            twice in one mapping, or is not a mapping.
     """
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read config file {str(path)!r}: {exc}") from None
+    kind = "JSON" if path.suffix.lower() == ".json" else "YAML"
     try:
-        data = json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
+        data = parse_config_text(text, kind)
+    except ConfigError as exc:
+        raise ConfigError(f"config file {str(path)!r}: {exc}") from None
     except (json.JSONDecodeError, yaml.YAMLError, RecursionError) as exc:
-        kind = "JSON" if path.suffix.lower() == ".json" else "YAML"
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)  # YAML: where it broke
         if mark is not None:
@@ -367,6 +371,72 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
         raise ConfigError(
             f"config file {str(path)!r} must hold a mapping of RunConfig fields, got {type(data).__name__}"
         )
+    return data
+
+
+def parse_config_text(text: str, kind: Literal["YAML", "JSON"]) -> Any:
+    """YAML or JSON text as Python values, refusing a key given twice in one mapping.
+
+    PyYAML and ``json`` both keep the last of two equal keys silently, so a setting
+    written twice trained with whichever came last. YAML merge keys (``<<: *base``)
+    may still be overridden: that is what they are for.
+
+    Raises:
+        ConfigError: a key is given twice; the message names it and both lines.
+        yaml.YAMLError, json.JSONDecodeError, RecursionError: the text is not valid YAML or JSON.
+    """
+    if kind == "YAML":
+        return yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 (a SafeLoader)
+    try:
+        return json.loads(text, object_pairs_hook=_unique_pairs)
+    except _DuplicateJSONKey as exc:
+        # json reports no position; JSON is YAML, and the YAML loader knows lines (tabs, which JSON allows
+        # between tokens and YAML not, become spaces: no line moves).
+        try:
+            yaml.load(text.replace("\t", " "), Loader=_UniqueKeyLoader)  # noqa: S506 (a SafeLoader)
+        except ConfigError:
+            raise
+        except (yaml.YAMLError, RecursionError):
+            pass
+        raise ConfigError(f"the key {exc.key!r} is given twice in one object; keep one") from None
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, refusing a key given twice in one mapping (it keeps the last silently)."""
+
+    def __init__(self, stream: Any) -> None:
+        super().__init__(stream)
+        self._checked: set[yaml.Node] = set()
+
+    def flatten_mapping(self, node: yaml.MappingNode) -> None:
+        # Called once per mapping before its merge keys (`<<`) are spliced in, and again on what a merge
+        # pulls in; the first call sees the keys as written, which alone must be unique.
+        if node not in self._checked:
+            self._checked.add(node)
+            lines: dict[Any, int] = {}
+            for key_node, _ in node.value:
+                if not isinstance(key_node, yaml.ScalarNode) or key_node.tag == "tag:yaml.org,2002:merge":
+                    continue  # a non-scalar key is reported (unhashable) by PyYAML itself
+                key, line = self.construct_object(key_node), key_node.start_mark.line + 1
+                if key in lines:
+                    where = f"both on line {line}" if lines[key] == line else f"lines {lines[key]} and {line}"
+                    raise ConfigError(f"the key {key!r} is given twice ({where}); keep one")
+                lines[key] = line
+        super().flatten_mapping(node)
+
+
+class _DuplicateJSONKey(Exception):
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+def _unique_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    data: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in data:
+            raise _DuplicateJSONKey(key)
+        data[key] = value
     return data
 
 

@@ -1,4 +1,4 @@
-"""Config values mean what was typed: a bool is never a number, and YAML 1.1 booleans are named.
+"""Config values mean what was typed: a bool is never a number, YAML 1.1 booleans are named, no key twice.
 
 Every source is covered: YAML and JSON config files, ``--config`` and flags of
 ``cganzoo run``, ``resolve_config(..., overrides=...)``, a run's
@@ -79,6 +79,14 @@ def test_amp_off_in_yaml_names_the_yaml_boolean_and_how_to_write_it(tmp_path):
                                "YAML 1.1 reads an unquoted off as false; write amp: \"off\"")
     path.write_text("model: mlp-cgan\namp: \"off\"\n")
     assert cganzoo.resolve_config(config_file=path).amp == "off"
+
+
+def test_a_key_given_twice_in_a_yaml_file_is_refused_with_its_lines(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("model: mlp-cgan\nepochs: 3\nbatch_size: 16\nepochs: 5\n")
+    with pytest.raises(ConfigError, match=r"^config file '.*c\.yaml': the key 'epochs' is given twice \(lines 2 and 4\); "
+                                          r"keep one$"):
+        read_config_file(path)
 
 
 # -- bools and numbers, every field -------------------------------------------------------------
@@ -225,7 +233,52 @@ def test_a_third_party_params_model_gets_the_same_rule():
     assert validated.model_dump() == {"size": 2, "scale": 1.0, "widths": (4,), "flag": True, "inner": {"k": 3}}
 
 
-# -- a run's config.json ------------------------------------------------------------------------
+# -- duplicate keys ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("text, message", [
+    ("model: mlp-cgan\ndataset:\n  name: toy-digits\n  params:\n    size: 64\n    size: 32\n",
+     ": the key 'size' is given twice (lines 5 and 6); keep one"),
+    ("model: mlp-cgan\nepochs: 1\nepochs: 1\n", ": the key 'epochs' is given twice (lines 2 and 3); keep one"),
+    ("model: mlp-cgan\ngenerator: {name: mlp, name: dcgan}\n",
+     ": the key 'name' is given twice (both on line 2); keep one"),
+])
+def test_duplicate_keys_anywhere_in_yaml_are_refused(tmp_path, text, message):
+    path = tmp_path / "c.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as info:
+        read_config_file(path)
+    assert str(info.value) == f"config file {str(path)!r}{message}"
+
+
+def test_yaml_merge_keys_may_still_override_what_they_merge(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("model: mlp-cgan\ndiscriminator:\n  <<: {name: mlp, params: {hidden: 64}}\n  params: {hidden: 32}\n")
+    assert read_config_file(path)["discriminator"] == {"name": "mlp", "params": {"hidden": 32}}
+
+
+@pytest.mark.parametrize("text, message", [
+    ('{"model": "mlp-cgan",\n "epochs": 1,\n "epochs": 2}', ": the key 'epochs' is given twice (lines 2 and 3); keep one"),
+    ('{"model": "mlp-cgan",\n "generator": {"name": "mlp",\n   "params": {}, "name": "dcgan"}}',
+     ": the key 'name' is given twice (lines 2 and 3); keep one"),
+])
+def test_duplicate_keys_in_a_json_config_are_refused(tmp_path, text, message):
+    path = tmp_path / "c.json"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as info:
+        read_config_file(path)
+    assert str(info.value) == f"config file {str(path)!r}{message}"
+
+
+def test_a_run_config_json_with_a_key_twice_is_refused(tmp_path):
+    record = json.loads((DATA / "checkpoint-v1" / "config.json").read_text())
+    text = json.dumps(record, indent=1)
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "config.json").write_text(text.replace('"epochs": ', '"epochs": 3, "epochs": ', 1))
+    with pytest.raises(CheckpointError, match=r"config\.json' holds an invalid run config \(the key 'epochs' is "
+                                              r"given twice \(both on line \d+\); keep one\)"):
+        read_run_config(run)
 
 
 def test_a_run_config_json_with_a_bool_for_a_number_is_refused(tmp_path):
@@ -255,6 +308,7 @@ def test_every_config_json_a_release_wrote_still_loads(path):
                                  "(got False)"),
     ("amp: off\n", ".yaml", "cganzoo: error: invalid config: amp: Input should be 'off', 'bf16' or 'auto', not the "
                             "boolean False: YAML 1.1 reads an unquoted off as false; write amp: \"off\""),
+    ("epochs: 1\nepochs: 2\n", ".yml", ": the key 'epochs' is given twice (lines 1 and 2); keep one"),
     ("dataset: {name: toy-digits, params: {size: true}}\n", ".yaml",
      "cganzoo: error: dataset 'toy-digits': size: Input should be an integer, not a boolean (got True)"),
 ])
