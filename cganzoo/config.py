@@ -22,7 +22,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, GetCoreSchemaHandler, ValidationError, field_validator, model_validator
+from pydantic import (BaseModel, ConfigDict, Field, GetCoreSchemaHandler, ValidationError, field_validator,
+                      model_validator)
 from pydantic_core import CoreSchema, PydanticCustomError, core_schema
 
 from cganzoo.errors import ConfigError

@@ -84,8 +84,8 @@ def test_amp_off_in_yaml_names_the_yaml_boolean_and_how_to_write_it(tmp_path):
 def test_a_key_given_twice_in_a_yaml_file_is_refused_with_its_lines(tmp_path):
     path = tmp_path / "c.yaml"
     path.write_text("model: mlp-cgan\nepochs: 3\nbatch_size: 16\nepochs: 5\n")
-    with pytest.raises(ConfigError, match=r"^config file '.*c\.yaml': the key 'epochs' is given twice \(lines 2 and 4\); "
-                                          r"keep one$"):
+    with pytest.raises(ConfigError, match=r"^config file '.*c\.yaml': the key 'epochs' is given twice "
+                                          r"\(lines 2 and 4\); keep one$"):
         read_config_file(path)
 
 
@@ -253,12 +253,14 @@ def test_duplicate_keys_anywhere_in_yaml_are_refused(tmp_path, text, message):
 
 def test_yaml_merge_keys_may_still_override_what_they_merge(tmp_path):
     path = tmp_path / "c.yaml"
-    path.write_text("model: mlp-cgan\ndiscriminator:\n  <<: {name: mlp, params: {hidden: 64}}\n  params: {hidden: 32}\n")
+    path.write_text("model: mlp-cgan\ndiscriminator:\n  <<: {name: mlp, params: {hidden: 64}}\n"
+                    "  params: {hidden: 32}\n")
     assert read_config_file(path)["discriminator"] == {"name": "mlp", "params": {"hidden": 32}}
 
 
 @pytest.mark.parametrize("text, message", [
-    ('{"model": "mlp-cgan",\n "epochs": 1,\n "epochs": 2}', ": the key 'epochs' is given twice (lines 2 and 3); keep one"),
+    ('{"model": "mlp-cgan",\n "epochs": 1,\n "epochs": 2}',
+     ": the key 'epochs' is given twice (lines 2 and 3); keep one"),
     ('{"model": "mlp-cgan",\n "generator": {"name": "mlp",\n   "params": {}, "name": "dcgan"}}',
      ": the key 'name' is given twice (lines 2 and 3); keep one"),
 ])
