@@ -132,7 +132,8 @@ def read_run_config(run_dir: str | Path) -> tuple[RunConfig, dict[str, Any]]:
 
     Raises:
         ConfigError: ``run_dir`` does not exist or holds no ``config.json`` (not a run directory).
-        CheckpointError: its ``config.json`` is unreadable or invalid.
+        CheckpointError: its ``config.json`` is unreadable or invalid (a key given twice, a bool
+            where a number belongs: the same rules as a config file's).
     """
     run = RunDir(run_dir)
     try:

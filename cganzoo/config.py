@@ -3,22 +3,149 @@
 Resolution order, later wins: the defaults below (equal to the reference MLP
 CGAN's), the model preset (``cganzoo run MODEL``), a ``--config`` file (YAML
 or JSON), then command-line flags.
+
+Config values mean what was typed, from every source (files, flags, Python
+overrides, a run's ``config.json``, component params): a key given twice in
+one file is refused (:func:`parse_config_text`), and a bool is never taken for
+a number (:func:`refuse_bools_as_numbers`, applied to every model here through
+:class:`ConfigModel` and to every component's params model through
+:func:`validate_options`).
 """
 
 from __future__ import annotations
 
+import functools
 import json
+import types
+import typing
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (BaseModel, ConfigDict, Field, GetCoreSchemaHandler, ValidationError, field_validator,
+                      model_validator)
+from pydantic_core import CoreSchema, PydanticCustomError, core_schema
 
 from cganzoo.errors import ConfigError
 from cganzoo.errors import format_validation_error
 
 
-class ComponentSpec(BaseModel):
+def refuse_bools_as_numbers(schema: CoreSchema) -> CoreSchema:
+    """``schema`` with every number in it refusing a bool, whatever else it accepts.
+
+    pydantic's lax mode takes ``True`` for the integer 1 (and for ``Literal[1]``), so
+    ``epochs: true`` trained one epoch. Its strict mode would refuse bools, but also what
+    a config rightly holds: PyYAML reads ``lr: 1e-4`` (no dot) as the string ``"1e-4"``,
+    and strict floats refuse strings. So each ``int`` and ``float`` schema (and each
+    literal of numbers) is wrapped in a before-validator that refuses a bool only, and
+    pydantic then validates the rest as before: an int still passes as a float, ``None``
+    where the field allows it, and constraints (``ge=1``) keep their own messages.
+
+    Args:
+        schema: A pydantic-core schema (a model's ``__pydantic_core_schema__``).
+
+    Returns:
+        A new schema; ``schema`` is not changed. Every error it adds has the type
+        ``bool_is_not_a_number`` and the message ``Input should be an integer, not a boolean``
+        (``a number`` for floats, the choices for a literal).
+    """
+    if isinstance(schema, list):
+        return [refuse_bools_as_numbers(item) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    # Values and metadata are data, not schemas: a default may well be a dict with a "type" key.
+    walked = {key: value if key in _NOT_SCHEMAS else refuse_bools_as_numbers(value)
+              for key, value in schema.items()}
+    kind = walked.get("type")
+    if kind == "int":
+        return core_schema.no_info_before_validator_function(_no_bool("an integer"), walked)
+    if kind == "float":
+        return core_schema.no_info_before_validator_function(_no_bool("a number"), walked)
+    if kind == "literal":
+        expected = list(walked.get("expected", ()))
+        if any(isinstance(v, (int, float)) and not isinstance(v, bool) for v in expected) and not any(
+                isinstance(v, bool) for v in expected):
+            shown = [repr(v) for v in expected]
+            choices = shown[0] if len(shown) == 1 else ", ".join(shown[:-1]) + " or " + shown[-1]
+            return core_schema.no_info_before_validator_function(_no_bool(choices), walked)
+    return walked
+
+
+#: Keys of a core schema that hold data (defaults, literal values, metadata) or serialisation, never validation.
+_NOT_SCHEMAS = frozenset({"default", "expected", "metadata", "serialization", "config", "ref", "cls", "function"})
+
+
+def _no_bool(what: str):
+    def refuse(value: Any) -> Any:
+        if isinstance(value, bool):
+            raise PydanticCustomError("bool_is_not_a_number", "Input should be {what}, not a boolean", {"what": what})
+        return value
+    return refuse
+
+
+class ConfigModel(BaseModel):
+    """Base of cganzoo's config models: a bool is never one of their numbers (:func:`refuse_bools_as_numbers`).
+
+    It holds for every way in: ``model_validate``, the constructor and assignment.
+    """
+
+    @classmethod
+    def __get_pydantic_core_schema__(cls, source: type[BaseModel], handler: GetCoreSchemaHandler, /) -> CoreSchema:
+        return refuse_bools_as_numbers(handler(source))
+
+
+def validate_options(model: type[BaseModel], data: Any) -> BaseModel:
+    """Validate ``data`` with any pydantic model, a bool refused for every number in it.
+
+    For the params models that plugins register (plain ``BaseModel`` subclasses): the
+    same rule as the run's own fields, through :func:`strict_model`.
+
+    Raises:
+        ValidationError: as ``model.model_validate(data)``, and for a bool given for a number.
+    """
+    return strict_model(model).model_validate(data)
+
+
+@functools.lru_cache(maxsize=None)
+def strict_model(model: type[BaseModel]) -> type[BaseModel]:
+    """``model`` if it derives from :class:`ConfigModel`, else a subclass of it (same name) that does.
+
+    A subclass, not a validator built from ``model``'s schema: pydantic-core reuses the
+    validator a finished model class already holds wherever that class appears, so
+    only a class of its own validates differently. Models nested in a field (``Inner``,
+    ``Inner | None``, ``list[Inner]``, ...) are swapped for theirs. Instances are
+    instances of ``model``.
+    """
+    if issubclass(model, ConfigModel):
+        return model
+    namespace: dict[str, Any] = {"__module__": model.__module__, "__qualname__": model.__qualname__}
+    annotations = {}
+    for name, field in model.model_fields.items():
+        swapped = _swap_models(field.annotation)
+        if swapped is not field.annotation:
+            annotations[name], namespace[name] = swapped, field
+    if annotations:
+        namespace["__annotations__"] = annotations
+    return type(model.__name__, (model, ConfigModel), namespace)
+
+
+def _swap_models(annotation: Any) -> Any:
+    """``annotation`` with every pydantic model in it replaced by its :func:`strict_model` (itself if none)."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return strict_model(annotation)
+    args = typing.get_args(annotation)
+    swapped = tuple(_swap_models(arg) for arg in args)
+    if all(new is old for new, old in zip(swapped, args)):
+        return annotation
+    origin = typing.get_origin(annotation)
+    if origin is typing.Annotated:
+        return typing.Annotated[(swapped[0], *annotation.__metadata__)]
+    if origin in (typing.Union, types.UnionType):
+        return typing.Union[swapped]
+    return origin[swapped if len(swapped) > 1 else swapped[0]]
+
+
+class ComponentSpec(ConfigModel):
     """A component chosen by name, with its options.
 
     A bare string is accepted as shorthand for ``{"name": ..., "params": {}}``.
@@ -35,7 +162,7 @@ class ComponentSpec(BaseModel):
         return {"name": value} if isinstance(value, str) else value
 
 
-class PlayerOptimizer(BaseModel):
+class PlayerOptimizer(ConfigModel):
     """One player's optimizer settings; every field left out is taken from the run-wide settings.
 
     ``generator_optimizer: {lr: 1e-4}`` and ``discriminator_optimizer: {lr: 4e-4}``
@@ -60,7 +187,7 @@ class PlayerOptimizer(BaseModel):
         return value
 
 
-class ResolvedOptimizer(BaseModel):
+class ResolvedOptimizer(ConfigModel):
     """A player's optimizer with every setting filled in (what the runner builds)."""
 
     model_config = ConfigDict(frozen=True)
@@ -72,7 +199,7 @@ class ResolvedOptimizer(BaseModel):
     params: dict[str, Any]
 
 
-class RunConfig(BaseModel):
+class RunConfig(ConfigModel):
     """Everything that defines a training run. Defaults equal the reference MLP CGAN.
 
     Units are given per field; every field is validated (``extra="forbid"``:
@@ -215,17 +342,20 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
     """Read a YAML or JSON config file into a dict (not yet validated).
 
     Raises:
-        ConfigError: the file is missing, unreadable, empty, not valid YAML/JSON, or not a mapping.
+        ConfigError: the file is missing, unreadable, empty, not valid YAML/JSON, gives a key
+            twice in one mapping, or is not a mapping.
     """
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read config file {str(path)!r}: {exc}") from None
+    kind = "JSON" if path.suffix.lower() == ".json" else "YAML"
     try:
-        data = json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
+        data = parse_config_text(text, kind)
+    except ConfigError as exc:
+        raise ConfigError(f"config file {str(path)!r}: {exc}") from None
     except (json.JSONDecodeError, yaml.YAMLError, RecursionError) as exc:
-        kind = "JSON" if path.suffix.lower() == ".json" else "YAML"
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)  # YAML: where it broke
         if mark is not None:
@@ -245,6 +375,72 @@ def read_config_file(path: str | Path) -> dict[str, Any]:
         raise ConfigError(
             f"config file {str(path)!r} must hold a mapping of RunConfig fields, got {type(data).__name__}"
         )
+    return data
+
+
+def parse_config_text(text: str, kind: Literal["YAML", "JSON"]) -> Any:
+    """YAML or JSON text as Python values, refusing a key given twice in one mapping.
+
+    PyYAML and ``json`` both keep the last of two equal keys silently, so a setting
+    written twice trained with whichever came last. YAML merge keys (``<<: *base``)
+    may still be overridden: that is what they are for.
+
+    Raises:
+        ConfigError: a key is given twice; the message names it and both lines.
+        yaml.YAMLError, json.JSONDecodeError, RecursionError: the text is not valid YAML or JSON.
+    """
+    if kind == "YAML":
+        return yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 (a SafeLoader)
+    try:
+        return json.loads(text, object_pairs_hook=_unique_pairs)
+    except _DuplicateJSONKey as exc:
+        # json reports no position; JSON is YAML, and the YAML loader knows lines (tabs, which JSON allows
+        # between tokens and YAML not, become spaces: no line moves).
+        try:
+            yaml.load(text.replace("\t", " "), Loader=_UniqueKeyLoader)  # noqa: S506 (a SafeLoader)
+        except ConfigError:
+            raise
+        except (yaml.YAMLError, RecursionError):
+            pass
+        raise ConfigError(f"the key {exc.key!r} is given twice in one object; keep one") from None
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, refusing a key given twice in one mapping (it keeps the last silently)."""
+
+    def __init__(self, stream: Any) -> None:
+        super().__init__(stream)
+        self._checked: set[yaml.Node] = set()
+
+    def flatten_mapping(self, node: yaml.MappingNode) -> None:
+        # Called once per mapping before its merge keys (`<<`) are spliced in, and again on what a merge
+        # pulls in; the first call sees the keys as written, which alone must be unique.
+        if node not in self._checked:
+            self._checked.add(node)
+            lines: dict[Any, int] = {}
+            for key_node, _ in node.value:
+                if not isinstance(key_node, yaml.ScalarNode) or key_node.tag == "tag:yaml.org,2002:merge":
+                    continue  # a non-scalar key is reported (unhashable) by PyYAML itself
+                key, line = self.construct_object(key_node), key_node.start_mark.line + 1
+                if key in lines:
+                    where = f"both on line {line}" if lines[key] == line else f"lines {lines[key]} and {line}"
+                    raise ConfigError(f"the key {key!r} is given twice ({where}); keep one")
+                lines[key] = line
+        super().flatten_mapping(node)
+
+
+class _DuplicateJSONKey(Exception):
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+def _unique_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    data: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in data:
+            raise _DuplicateJSONKey(key)
+        data[key] = value
     return data
 
 

@@ -85,8 +85,37 @@ def format_validation_error(exc: "ValidationError") -> str:
         message = err["msg"]
         if err["type"] == "value_error":  # our validators' own sentence, without pydantic's "Value error, "
             message = message.removeprefix("Value error, ")
+        if isinstance(got, bool) and err["type"] in _WORD_ERRORS:
+            message, shown = _yaml_boolean(message, got, err), ""
         parts.append(f"{loc}: {message}{shown}")
     return "; ".join(parts)
+
+
+#: Errors of a field that wants a word (a string, one of some strings, a component) but got a bool.
+_WORD_ERRORS = frozenset({"literal_error", "string_type", "enum", "model_type", "dict_type"})
+
+#: The unquoted words YAML 1.1 (PyYAML's ``safe_load``) reads as each boolean, in any of three cases.
+_YAML_BOOLEANS = {False: ("no", "off", "false"), True: ("yes", "on", "true")}
+
+
+def _yaml_boolean(message: str, got: bool, err: dict) -> str:
+    """``message`` for a bool where a word was wanted: say that YAML 1.1 made it, and how to write the word.
+
+    ``amp: off`` reaches the config as ``False`` (the "Norway problem": ``no``, ``on``,
+    ``off``, ``yes`` are booleans in YAML 1.1); the fix is to quote the word.
+    """
+    words = _YAML_BOOLEANS[got]
+    said = f"{message}, not the boolean {got}: YAML 1.1 reads an unquoted "
+    key = next((str(p) for p in reversed(err["loc"]) if isinstance(p, str)), "")
+    if err["type"] == "literal_error":
+        meant = [w for w in words if f"'{w}'" in str((err.get("ctx") or {}).get("expected", ""))]
+        if meant:
+            return said + " or ".join(meant) + f" as {str(got).lower()}; write " + " or ".join(
+                f'{key}: "{w}"' for w in meant)
+    said += f"{', '.join(words[:-1])} or {words[-1]} as {str(got).lower()}"
+    if err["type"] == "string_type":
+        return said + f'; quote the word, e.g. {key + ": " if key else ""}"{words[0]}"'
+    return said
 
 
 class UnknownComponentError(CganzooError, KeyError):

@@ -15,6 +15,7 @@ from typing import Any, Callable
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from cganzoo.config import validate_options
 from cganzoo.errors import (CganzooError, ConfigError, DuplicateComponentError, PluginError, UnknownComponentError,
                             format_validation_error)
 
@@ -126,7 +127,7 @@ class Registry:
         return [self._components[(k, n)] for k in kinds for n in self.names(k, pattern)]
 
     def validate_params(self, kind: str, name: str, params: dict[str, Any] | None) -> BaseModel:
-        """Validate ``params`` with the component's own params model.
+        """Validate ``params`` with the component's own params model, a bool refused for any number in it.
 
         Raises:
             UnknownComponentError: the component is not registered.
@@ -134,7 +135,7 @@ class Registry:
         """
         component = self.get(kind, name)
         try:
-            return component.params.model_validate(params or {})
+            return validate_options(component.params, params or {})
         except ValidationError as exc:
             raise ConfigError(f"{kind} {name!r}: " + format_validation_error(exc)) from None
 

@@ -30,7 +30,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cganzoo.errors import OutputError, RunDirectoryError
+from cganzoo.config import parse_config_text
+from cganzoo.errors import ConfigError, OutputError, RunDirectoryError
 from cganzoo.io import atomic_write_text, dumps_json
 
 #: A checkpoint directory's name: ``step_`` and the step, zero-padded to 9 digits so names sort as steps do.
@@ -144,7 +145,7 @@ class RunDir:
             RunDirectoryError: with ``reason`` ``"no directory"`` (the path does
                 not exist or is not a directory), ``"no config"`` (no
                 ``config.json``: not a cganzoo run) or ``"bad config"`` (it is
-                unreadable, not JSON, or holds no ``"config"`` mapping). Callers
+                unreadable, not JSON, gives a key twice, or holds no ``"config"`` mapping). Callers
                 whose documented error differs translate by ``reason``.
         """
         shown = str(self.path)
@@ -156,7 +157,10 @@ class RunDir:
                                     f"directory written by `cganzoo run`", reason="no config")
         path = str(self.config_file)
         try:
-            record = json.loads(self.config_file.read_text(encoding="utf-8"))
+            # The rules of a config file's text: a key given twice is refused, not silently the last.
+            record = parse_config_text(self.config_file.read_text(encoding="utf-8"), "JSON")
+        except ConfigError as exc:
+            raise RunDirectoryError(f"{path!r} holds an invalid run config ({exc})", reason="bad config") from None
         except OSError as exc:
             raise RunDirectoryError(f"{path!r} is unreadable: {exc.strerror or exc}", reason="bad config") from None
         except (ValueError, RecursionError) as exc:  # not UTF-8, not JSON, nested beyond what json parses
