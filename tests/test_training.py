@@ -415,12 +415,13 @@ def bare_logging():
     import logging
 
     root, own = logging.getLogger(), logging.getLogger("cganzoo")
-    saved = root.level, own.handlers[:], own.level, own.propagate
-    own.handlers, own.propagate = [], True
+    saved = root.level, own.handlers[:], own.level, own.propagate, own.disabled
+    # A library's logging.config call earlier in the session (disable_existing_loggers) may have disabled it.
+    own.handlers, own.propagate, own.disabled = [], True, False
     own.setLevel(logging.NOTSET)
     root.setLevel(logging.WARNING)
     yield
-    own.handlers, own.propagate = saved[1], saved[3]
+    own.handlers, own.propagate, own.disabled = saved[1], saved[3], saved[4]
     own.setLevel(saved[2])
     root.setLevel(saved[0])
 
