@@ -13,8 +13,6 @@ Example::
 
 from __future__ import annotations
 
-import logging
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -107,24 +105,10 @@ def train(config: RunConfig | dict[str, Any], *, run_dir: str | Path | None = No
     target = Path(run_dir) if run_dir is not None else (config.out or default_run_dir(config))
     # Under torchrun this joins the process group (see cganzoo.distributed.context); alone it is a no-op.
     with distributed_session(resolve_device(config.device), config.dist_timeout_s) as dist:
-        trainer = Trainer(config, target, resume=resume, registry=registry, progress=progress,
-                          log=log or _default_status_log(), dist=dist)
+        trainer = Trainer(config, target, resume=resume, registry=registry, progress=progress, log=log, dist=dist)
         trainer.run()
         return trainer.run_dir
 
-
-def _default_status_log() -> Callable[[str], None]:
-    """The ``cganzoo`` logger where an INFO record of it reaches a handler, else a print to stdout.
-
-    A bare ``cganzoo.train(config)`` in a script or notebook has no logging set up, and its
-    status lines would vanish for minutes; with logging set up, printing too would say each line twice.
-    """
-    logger = logging.getLogger("cganzoo")
-    return logger.info if logger.isEnabledFor(logging.INFO) and logger.hasHandlers() else _print_status_line
-
-
-def _print_status_line(line: str) -> None:
-    print(line, file=sys.stdout, flush=True)  # the stdout of the moment (a notebook or a test may swap it)
 
 
 def read_run_config(run_dir: str | Path) -> tuple[RunConfig, dict[str, Any]]:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 import random
+import sys
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -94,7 +95,7 @@ class Trainer:
         resume: Continue from the run directory's latest checkpoint.
         registry: Component registry (default: installed plugins).
         progress: Show a progress bar.
-        log: Receives one-line status messages (default: the ``cganzoo`` logger, level INFO).
+        log: Receives one-line status messages (default: :func:`default_status_log`).
         dist: Where this process stands in a torchrun job (default: one process
             on ``config.device``); with several ranks ``batch_size`` is the
             global batch, rank 0 alone writes and evaluates.
@@ -112,7 +113,7 @@ class Trainer:
                  registry: Registry | None = None, progress: bool = True, log: Callable[[str], None] | None = None,
                  dist: DistContext | None = None, callbacks: Sequence[Callback] = ()) -> None:
         self.dist = dist if dist is not None else DistContext(device=resolve_device(config.device))
-        log = log or logger.info
+        log = log or default_status_log()
         self.log: Callable[[str], None] = log if self.dist.is_main else _quiet  # one voice per job
         self.config, self.registry, self.resume = config, registry, resume
         self.progress = progress and self.dist.is_main
@@ -326,3 +327,16 @@ class Trainer:
 
 def _quiet(_: str) -> None:
     pass
+
+
+def default_status_log() -> Callable[[str], None]:
+    """The ``cganzoo`` logger where an INFO record of it reaches a handler, else a print to stdout.
+
+    A bare ``cganzoo.train(config)`` in a script or notebook has no logging set up, and its
+    status lines would vanish for minutes; with logging set up, printing too would say each line twice.
+    """
+    return logger.info if logger.isEnabledFor(logging.INFO) and logger.hasHandlers() else _print_status_line
+
+
+def _print_status_line(line: str) -> None:
+    print(line, file=sys.stdout, flush=True)  # the stdout of the moment (a notebook or a test may swap it)
